@@ -1,0 +1,184 @@
+// Gateway overhead: the same chat request, in one run, sent directly to the simulated upstream,
+// through Portkey's open-source gateway (no auth, budgets or audit), through godotz (Node entry,
+// audit on, a real virtual key) and through godotz with every governance step on ("governed":
+// cache misses, rate limits, budget hold and settle, concurrency slots and health ordering, all
+// shared through the real Redis, plus the audit). Three loads, RUNS runs, medians and ratios.
+//   npm run bench:gateway [-- --runs=3 --seconds=10 --one-client=2000 --targets=direct,portkey,godotz,governed --governed-store=native --no-write]
+// --governed-store: how the governed gateway reaches Redis: "native" (REDIS_URL, a native
+// connection, the default) or "rest" (the local Upstash REST server, as before the native client).
+// Figures go to docs/benchmarks.md (sections "Gateway overhead: godotz vs Portkey" and "Gateway
+// with governance on: godotz vs Portkey") and raw JSON to bench/gateway/results/ (git-ignored).
+// Set BENCH_CPU_PROF=<dir> to profile the godotz children.
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { freshDatabase } from "../../test/helpers/db.ts";
+import { startLocalUpstash } from "../../edge/store/local-upstash.ts";
+import { NativeRedis } from "../../edge/store/native-redis.ts";
+import { startPortkey, startServe, type Child } from "./servers.ts";
+import { REQUEST_BODY, TARGET_NAMES, loads, measure, uniqueRequestBodies, type Measurement, type Target, type TargetName } from "./load.ts";
+import { machineFacts, summarise, writeSection } from "./report.ts";
+import { writeGovernedSection, type GovernedFacts } from "./report-governed.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const arg = (name: string, fallback: number) => Number(option(name) ?? fallback);
+const RUNS = arg("runs", 3);
+const SECONDS = arg("seconds", 10);
+const ONE_CLIENT = arg("one-client", 2000);
+const WRITE = !process.argv.includes("--no-write");
+const GOVERNED_STORE = option("governed-store") ?? "native";
+if (GOVERNED_STORE !== "native" && GOVERNED_STORE !== "rest") throw new Error(`--governed-store is native or rest, not "${GOVERNED_STORE}"`);
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const MASTER_KEY = "gdzm_bench_" + crypto.randomUUID();
+const log = (line: string) => process.stderr.write(line + "\n");
+
+// The direct path is every run's baseline ("p99 added"), so it is always measured.
+const SELECTED = new Set<TargetName>(["direct", ...((option("targets")?.split(",") ?? TARGET_NAMES) as TargetName[])]);
+for (const name of SELECTED) if (!TARGET_NAMES.includes(name)) throw new Error(`unknown target "${name}" (known: ${TARGET_NAMES.join(", ")})`);
+
+export type RunResults = Record<string, Partial<Record<TargetName, Measurement>>>;
+
+async function createVirtualKey(gatewayUrl: string, fields: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const response = await fetch(`${gatewayUrl}/admin/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${MASTER_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(fields),
+  });
+  if (response.status !== 201) throw new Error(`creating the virtual key failed: HTTP ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id: string; key: string };
+}
+
+/** One request per target before any load: each must answer 200 with a completion (and the governed one a cache miss). */
+async function check(target: Target): Promise<void> {
+  const response = await fetch(target.url, { method: "POST", headers: { "content-type": "application/json", ...target.headers }, body: target.body?.() ?? REQUEST_BODY });
+  const body = (await response.json()) as { choices?: unknown[] };
+  if (response.status !== 200 || !body.choices?.length) throw new Error(`${target.name} answered HTTP ${response.status}: ${JSON.stringify(body)}`);
+  if (target.name === "governed" && response.headers.get("x-godotz-cache") !== "miss") throw new Error(`governed answered x-godotz-cache: ${response.headers.get("x-godotz-cache")}`);
+}
+
+const loadBefore = os.loadavg()[0]!;
+const children: Child[] = [];
+const db = await freshDatabase("godotz_bench");
+const namespace = `godotz-bench-${crypto.randomUUID()}`;
+let upstash: Awaited<ReturnType<typeof startLocalUpstash>> | undefined;
+try {
+  const profDir = process.env.BENCH_CPU_PROF;
+  const profFlags = (name: string) => (profDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profDir, name)}`] : []);
+  const sim = await startServe(["simulator"]);
+  children.push(sim);
+  const targets: Target[] = [{ name: "direct", url: `${sim.url}/openai/v1/chat/completions`, headers: { authorization: "Bearer simulated" } }];
+  const pids: string[] = [`simulator ${sim.url} (pid ${sim.pid})`];
+  if (SELECTED.has("portkey")) {
+    const portkey = await startPortkey();
+    children.push(portkey);
+    pids.push(`Portkey ${portkey.url} (pid ${portkey.pid})`);
+    targets.push({
+      name: "portkey",
+      url: `${portkey.url}/v1/chat/completions`,
+      headers: { authorization: "Bearer simulated", "x-portkey-provider": "openai", "x-portkey-custom-host": `${sim.url}/openai/v1` },
+    });
+  }
+  let godotz: Child | undefined;
+  if (SELECTED.has("godotz")) {
+    godotz = await startServe(["godotz", sim.url, db.url], { GODOTZ_MASTER_KEY: MASTER_KEY }, profFlags("godotz"));
+    children.push(godotz);
+    pids.push(`godotz ${godotz.url} (pid ${godotz.pid})`);
+    const { key } = await createVirtualKey(godotz.url, { name: "bench" });
+    targets.push({ name: "godotz", url: `${godotz.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } });
+  }
+  let governed: (Child & { keyId: string }) | undefined;
+  if (SELECTED.has("governed")) {
+    let store: Record<string, string> = { REDIS_URL };
+    if (GOVERNED_STORE === "rest") {
+      upstash = await startLocalUpstash({ redisUrl: REDIS_URL });
+      store = { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token };
+    }
+    const env = { GODOTZ_MASTER_KEY: MASTER_KEY, GODOTZ_REDIS_NAMESPACE: namespace, ...store };
+    const child = await startServe(["governed", sim.url, db.url], env, profFlags("governed"));
+    children.push(child);
+    pids.push(`godotz governed ${child.url} (pid ${child.pid}), ${upstash ? `local Upstash ${upstash.url}` : "native Redis connection"}`);
+    // A budget and limits that every request is held and counted against, and none reaches.
+    const { id, key } = await createVirtualKey(child.url, { name: "bench-governed", budget_usd: 100_000, budget_period: "daily", rpm: 100_000_000, tpm: 2_000_000_000 });
+    governed = { ...child, keyId: id };
+    targets.push({ name: "governed", url: `${child.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, body: uniqueRequestBodies() });
+  }
+  for (const target of targets) await check(target);
+  log(`${pids.join(", ")}; warming up`);
+  const served: Partial<Record<TargetName, number>> = { godotz: 1, governed: 1 };
+  const count = (name: TargetName, m: Measurement) => (served[name] = (served[name] ?? 0) + m.requests);
+  for (const target of targets) count(target.name, await measure(target, { name: "saturation", label: "warm-up", options: { connections: 50, duration: 3 } }));
+
+  const plan = loads(SECONDS, ONE_CLIENT);
+  const runs: RunResults[] = [];
+  const gateways = targets.slice(1);
+  for (let run = 1; run <= RUNS; run++) {
+    const results: RunResults = {};
+    // Direct first (it is the baseline of the run); the gateways take turns going first.
+    const shift = (run - 1) % Math.max(gateways.length, 1);
+    const order = [targets[0]!, ...gateways.slice(shift), ...gateways.slice(0, shift)];
+    for (const load of plan) {
+      results[load.name] = {};
+      for (const target of order) {
+        log(`[run ${run}/${RUNS}] ${load.name} → ${target.name} …`);
+        const m = await measure(target, load);
+        results[load.name]![target.name] = m;
+        count(target.name, m);
+        log(`    ${m.ok} ok, ${m.non2xx} non-2xx, ${m.errors} errors, ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms`);
+      }
+    }
+    runs.push(results);
+  }
+
+  for (const child of [godotz, governed]) {
+    if (!child) continue;
+    await child.stop();
+    children.splice(children.findIndex((c) => c.pid === child.pid), 1);
+  }
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const [server] = await sql<{ server_version: string }[]>`SHOW server_version`;
+  const [audit] = await sql<{ count: number }[]>`SELECT count(*)::int AS count FROM audit_log WHERE key_id IS DISTINCT FROM ${governed?.keyId ?? ""}`;
+  let governedFacts: GovernedFacts | undefined;
+  if (governed) {
+    const caches = await sql<{ cache: string; n: number }[]>`SELECT cache, count(*)::int AS n FROM audit_log WHERE key_id = ${governed.keyId} GROUP BY cache`;
+    const [window] = await sql<{ spent: string; reserved: string }[]>`SELECT spent_usd AS spent, reserved_usd AS reserved FROM budget_windows WHERE budget_id = ${`key:${governed.keyId}`}`;
+    const [audited] = await sql<{ cost: string }[]>`SELECT coalesce(sum(cost_usd), 0) AS cost FROM audit_log WHERE key_id = ${governed.keyId}`;
+    governedFacts = {
+      store: GOVERNED_STORE,
+      responses: served.governed ?? 0,
+      audit: Object.fromEntries(caches.map((r) => [r.cache, r.n])),
+      spent: Number(window?.spent ?? 0),
+      reserved: Number(window?.reserved ?? 0),
+      auditedCost: Number(audited!.cost),
+    };
+  }
+  await sql.end();
+
+  const facts = { ...machineFacts(), postgres: server!.server_version, auditRows: audit!.count, godotzRequests: served.godotz ?? 0, loadBefore, loadAfter: os.loadavg()[0]! };
+  const names = targets.map((t) => t.name);
+  const summary = summarise(runs, plan, names);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  await mkdir(path.join(here, "results"), { recursive: true });
+  const jsonPath = path.join(here, "results", `${stamp}.json`);
+  await writeFile(jsonPath, JSON.stringify({ facts, governed: governedFacts, settings: { RUNS, SECONDS, ONE_CLIENT, targets: names }, runs, summary }, null, 2));
+  const command = ["npm run bench:gateway", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
+  if (names.includes("portkey") && names.includes("godotz")) {
+    process.stdout.write((await writeSection({ command, facts, plan, summary, runs: RUNS, write: WRITE })) + "\n");
+  }
+  if (names.includes("portkey") && governedFacts) {
+    process.stdout.write((await writeGovernedSection({ command, facts, governed: governedFacts, plan, summary, runs: RUNS, write: WRITE })) + "\n");
+  }
+  log(`raw results: ${path.relative(process.cwd(), jsonPath)}${WRITE ? "; docs/benchmarks.md updated" : ""}`);
+} finally {
+  for (const child of children.reverse()) await child.stop();
+  if (SELECTED.has("governed")) {
+    const redis = new NativeRedis(REDIS_URL);
+    const keys = await redis.keys(`${namespace}:*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    await redis.close();
+  }
+  await upstash?.close();
+  await db.drop();
+}

@@ -1,0 +1,73 @@
+import { Command, Option } from "commander";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { startNodeGateway } from "../edge/node.ts";
+import { parseConfig } from "../shared/config/load.ts";
+import { generateKey } from "../edge/auth/keys.ts";
+import { startSimulator } from "../simulator/server.ts";
+import { simulatedConfigYaml } from "./dev-config.ts";
+import { loadConfigFile } from "./config-file.ts";
+import { databaseUrl, stateDir } from "./database.ts";
+import { stopOnSignals } from "./signals.ts";
+import { prepareSharedStore } from "./shared-store.ts";
+
+interface DevState {
+  url: string;
+  master_key: string;
+  key?: string;
+}
+
+export function devCommand(): Command {
+  return new Command("dev")
+    .description("run the local stack: gateway + embedded Postgres (+ simulated models with --simulate)")
+    .option("--simulate", "serve simulated models (OpenAI, Anthropic and Gemini wire formats) instead of real providers")
+    .option("-c, --config <file>", "godotz.yaml to use without --simulate")
+    .addOption(new Option("-p, --port <n>", "gateway port").default(Number(process.env.GODOTZ_PORT ?? 8787)).argParser(Number))
+    .action(async (opts: { simulate?: boolean; config?: string; port: number }) => {
+      const log = (line: string) => console.error(line);
+      await mkdir(stateDir(), { recursive: true });
+      const statePath = path.join(stateDir(), "dev.json");
+      const previous = await readFile(statePath, "utf8").then((t) => JSON.parse(t) as DevState, () => undefined);
+      const env = { ...process.env };
+      env.GODOTZ_MASTER_KEY ??= previous?.master_key ?? generateKey().replace("gdz_", "gdzm_");
+
+      let config;
+      let closeSimulator = async () => {};
+      if (opts.simulate) {
+        const simulator = await startSimulator({ port: 0 });
+        closeSimulator = () => simulator.close();
+        env.GODOTZ_SIMULATOR_KEY = "simulated";
+        config = parseConfig(simulatedConfigYaml(simulator.url), "(simulated dev config)");
+        log(`godotz dev: simulated providers at ${simulator.url} (OpenAI, Anthropic and Gemini wire formats)`);
+      } else {
+        config = (await loadConfigFile(opts.config)).config;
+      }
+
+      const closeStore = await prepareSharedStore(env, { probeLocal: true, log });
+      const gateway = await startNodeGateway({ config, env, databaseUrl: await databaseUrl(log), port: opts.port, log });
+      // Reuse the dev key across restarts while it is still valid, so scripts keep working.
+      let key = previous?.key;
+      if (!key || !(await gateway.deps.keys.findActive(key))) key = (await gateway.deps.keys.create({ name: "dev" })).key;
+      const state: DevState = { url: gateway.url, master_key: env.GODOTZ_MASTER_KEY!, key };
+      await writeFile(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+
+      console.log(
+        [
+          "",
+          `  godotz gateway   ${gateway.url}/v1${opts.simulate ? "   (SIMULATED models: no real provider is called)" : ""}`,
+          `  virtual key      ${key}`,
+          `  master key       ${state.master_key}   (admin API; also in .godotz/dev.json)`,
+          `  models           ${Object.keys(config.models).join(", ")}`,
+          "",
+          `  try:  curl ${gateway.url}/v1/chat/completions -H "authorization: Bearer ${key}" \\`,
+          `          -H "content-type: application/json" -d '{"model":"glm-5.1","messages":[{"role":"user","content":"hello"}]}'`,
+          "",
+        ].join("\n"),
+      );
+      stopOnSignals(async () => {
+        await gateway.close();
+        await closeSimulator();
+        await closeStore();
+      });
+    });
+}

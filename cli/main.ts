@@ -1,0 +1,42 @@
+import { Command, CommanderError } from "commander";
+import { gatewayCommand } from "./gateway.ts";
+import { keysCommand } from "./keys.ts";
+import { devCommand } from "./dev.ts";
+import { migrateCommand, configCommand, dbCommand } from "./maintenance.ts";
+import { simulateCommand } from "./simulate.ts";
+import { spendCommand } from "./spend.ts";
+import { budgetCommand } from "./budget.ts";
+import { CliError } from "./errors.ts";
+import { ConfigError } from "../shared/config/load.ts";
+
+const program = new Command("godotz")
+  .description("godotz: the harness for agent fleets (gateway, budgets, swarms, fleet)")
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(devCommand());
+program.addCommand(gatewayCommand());
+program.addCommand(keysCommand());
+program.addCommand(spendCommand());
+program.addCommand(budgetCommand());
+program.addCommand(migrateCommand());
+program.addCommand(dbCommand());
+program.addCommand(configCommand());
+program.addCommand(simulateCommand());
+
+// Errors are mapped to exit codes once, here: 2 for usage and configuration, 1 for everything else.
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  if (error instanceof CliError) {
+    console.error(`godotz: ${error.message}`);
+    process.exit(error.exitCode);
+  }
+  console.error(`godotz: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+}

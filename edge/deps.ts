@@ -1,0 +1,59 @@
+import type { GodotzConfig } from "../shared/config/schema.ts";
+import type { KeyStore, VirtualKey } from "./auth/keys.ts";
+import type { AuditRecord, AuditSink } from "./audit/record.ts";
+import type { buildModelTable } from "./routing/resolve.ts";
+import type { FetchLike } from "./upstream/send.ts";
+import type { SpendStore } from "./admin/spend.ts";
+import type { BudgetLedger } from "./budget/ledger.ts";
+import type { BackgroundTasks } from "./background.ts";
+import type { Governance } from "./governance/index.ts";
+import type { Timeline, TimelineSelection } from "../workers/tasks/timeline.ts";
+
+/** Observes finished calls besides the audit (Langfuse tracing). */
+export interface CallObserver {
+  observe(entry: AuditRecord): void;
+  flush(): Promise<void>;
+}
+
+/** Everything the app needs from outside, passed in so both entry points (Node, Worker) build it their way. */
+export interface GatewayDeps {
+  config: GodotzConfig;
+  models: ReturnType<typeof buildModelTable>;
+  masterKey: string;
+  keys: KeyStore;
+  spend: SpendStore;
+  budgets: BudgetLedger;
+  governance: Governance;
+  audit: AuditSink;
+  observers: CallObserver[];
+  fetch: FetchLike;
+  /** Work that outlives the response (settlements); drained on shutdown. */
+  background: BackgroundTasks;
+  log: (line: string) => void;
+  /** The task DAG over time, for the dashboard (a TaskStore); without it /dashboard answers 404. */
+  tasks?: { timeline(selection?: TimelineSelection): Promise<Timeline> };
+}
+
+/** Per-request values set by the auth middleware. */
+export interface GatewayVariables {
+  key: VirtualKey;
+  requestId: string;
+  startedAt: number;
+  attribution: { swarm: string | null; agent: string | null; task: string | null };
+  /** What the response cache did for this request. */
+  cache: "hit" | "miss" | "bypass";
+}
+
+export type GatewayEnv = { Variables: GatewayVariables };
+
+/** Sends a finished call to the audit and every observer; never throws into the request. */
+export function recordCall(deps: GatewayDeps, entry: AuditRecord): void {
+  deps.audit.record(entry);
+  for (const observer of deps.observers) {
+    try {
+      observer.observe(entry);
+    } catch {
+      // tracing must never fail a request
+    }
+  }
+}

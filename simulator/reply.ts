@@ -1,0 +1,114 @@
+import type { Behaviour } from "./script.ts";
+
+/**
+ * What the simulated model says, decided once from a provider-neutral view of the request so
+ * all three wire formats answer alike.
+ */
+
+export interface SimTool {
+  name: string;
+  schema?: Record<string, unknown> | undefined;
+}
+
+export interface Conversation {
+  model: string;
+  /** Text of the last user message (not counting tool results). */
+  lastUserText: string;
+  /** Set when the request ends with a tool result: that result's text. */
+  toolResult?: string | undefined;
+  tools: SimTool[];
+  /** A tool the request forces by name. */
+  forcedTool?: string | undefined;
+  toolsDisabled: boolean;
+  images: number;
+  promptChars: number;
+  maxTokens?: number | undefined;
+}
+
+export type Reply =
+  | { kind: "text"; text: string; truncated: boolean }
+  | { kind: "tool"; name: string; args: Record<string, unknown> };
+
+export function estimateTokens(chars: number): number {
+  return Math.max(1, Math.ceil(chars / 4));
+}
+
+function exampleValue(schema: unknown): unknown {
+  const s = (schema ?? {}) as Record<string, unknown>;
+  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
+  const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
+  switch (String(type).toLowerCase()) {
+    case "number":
+    case "integer":
+      return 1;
+    case "boolean":
+      return true;
+    case "array":
+      return [exampleValue(s.items)];
+    case "object":
+      return exampleArgs(s);
+    default:
+      return "example";
+  }
+}
+
+/** Arguments that satisfy the schema's required properties with plausible values. */
+export function exampleArgs(schema: Record<string, unknown> | undefined): Record<string, unknown> {
+  const properties = (schema?.properties ?? {}) as Record<string, unknown>;
+  const required = Array.isArray(schema?.required) ? (schema.required as string[]) : [];
+  return Object.fromEntries(required.map((name) => [name, exampleValue(properties[name])]));
+}
+
+function truncate(text: string, maxTokens: number | undefined): { text: string; truncated: boolean } {
+  if (!maxTokens || estimateTokens(text.length) <= maxTokens) return { text, truncated: false };
+  return { text: text.slice(0, maxTokens * 4), truncated: true };
+}
+
+export function decideReply(conv: Conversation, behaviour: Behaviour | undefined): Reply {
+  if (behaviour?.reply !== undefined) return { kind: "text", ...truncate(behaviour.reply, conv.maxTokens) };
+  if (conv.toolResult !== undefined) {
+    const text = `Simulated ${conv.model} reply using the tool result: ${conv.toolResult.slice(0, 60)}`;
+    return { kind: "text", ...truncate(text, conv.maxTokens) };
+  }
+  if (conv.tools.length && !conv.toolsDisabled) {
+    const tool = conv.tools.find((t) => t.name === conv.forcedTool) ?? conv.tools[0]!;
+    return { kind: "tool", name: tool.name, args: exampleArgs(tool.schema) };
+  }
+  const seen = conv.images ? ` (saw ${conv.images} image${conv.images === 1 ? "" : "s"})` : "";
+  const text = `Simulated ${conv.model} reply to: ${conv.lastUserText.slice(0, 60)}${seen}`;
+  return { kind: "text", ...truncate(text, conv.maxTokens) };
+}
+
+export function completionTokens(reply: Reply): number {
+  return reply.kind === "text" ? estimateTokens(reply.text.length) : estimateTokens(reply.name.length + JSON.stringify(reply.args).length);
+}
+
+/** Word-sized pieces, as a real model streams. */
+export function streamPieces(text: string): string[] {
+  return text.match(/\S+\s*|\s+/g) ?? [];
+}
+
+/** JSON text in a few pieces, as tool arguments stream. */
+export function jsonPieces(json: string): string[] {
+  const size = Math.max(1, Math.ceil(json.length / 3));
+  const pieces: string[] = [];
+  for (let i = 0; i < json.length; i += size) pieces.push(json.slice(i, i + size));
+  return pieces;
+}
+
+/** A deterministic unit vector derived from the text (FNV-1a per dimension). */
+export function embed(text: string, dimensions = 8): number[] {
+  const values: number[] = [];
+  for (let d = 0; d < dimensions; d++) {
+    let hash = 0x811c9dc5 ^ d;
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    values.push(((hash >>> 0) / 0xffffffff) * 2 - 1);
+  }
+  const norm = Math.hypot(...values) || 1;
+  return values.map((v) => v / norm);
+}
+
+export function countChars(value: unknown): number {
+  if (typeof value === "string") return value.length;
+  return value == null ? 0 : JSON.stringify(value).length;
+}

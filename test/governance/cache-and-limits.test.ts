@@ -1,0 +1,105 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { startStack, type Stack } from "../helpers/stack.ts";
+import { simulatedConfigYaml } from "../../cli/dev-config.ts";
+
+// Through the gateway, with governance state in the real Redis (Upstash REST in front of it).
+let stack: Stack;
+before(async () => {
+  stack = await startStack({
+    redis: true,
+    configYaml: (url) =>
+      simulatedConfigYaml(url)
+        .replace("glm-4.7:                { provider: simulated-zai, family: glm, price: { input: 0.6, output: 2.2 }, max_concurrency: 2 }", "glm-4.7:                { provider: simulated-zai, family: glm, price: { input: 0.6, output: 2.2 }, max_concurrency: 2, rpm: 1000 }")
+        .replace("hardcore: false", "limits: { max_queue: 4, max_wait_ms: 3000 }\nhardcore: false"),
+  });
+});
+after(() => stack.close());
+
+const ask = (client: OpenAI, content: string, extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}, headers: Record<string, string> = {}) =>
+  client.chat.completions.create({ model: "glm-5.1", temperature: 0, messages: [{ role: "user", content }], ...extra }, { headers }).withResponse();
+
+test("an identical deterministic request is answered from the cache: no upstream call, cost 0, audited as a hit", async () => {
+  const first = await ask(stack.client, "cache me");
+  assert.equal(first.response.headers.get("x-godotz-cache"), "miss");
+  const calls = stack.simulator.calls().length;
+  await new Promise((r) => setTimeout(r, 100)); // the cache write happens after the response
+  const second = await ask(stack.client, "cache me");
+  assert.equal(second.response.headers.get("x-godotz-cache"), "hit");
+  assert.equal(second.response.headers.get("x-godotz-cost-usd"), "0.0");
+  assert.equal(second.data.choices[0]!.message.content, first.data.choices[0]!.message.content);
+  assert.equal(stack.simulator.calls().length, calls, "no upstream call for a hit");
+
+  // Streamed, the same answer is replayed as a stream.
+  const stream = await stack.client.chat.completions.create({ model: "glm-5.1", temperature: 0, stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "cache me" }] });
+  let text = "";
+  let usage;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? "";
+    usage = chunk.usage ?? usage;
+  }
+  assert.equal(text, first.data.choices[0]!.message.content);
+  assert.equal(usage?.completion_tokens, first.data.usage?.completion_tokens);
+  assert.equal(stack.simulator.calls().length, calls);
+
+  const rows = (await stack.auditRows()).filter((r) => JSON.stringify(r.request_body).includes("cache me"));
+  assert.deepEqual(rows.map((r) => r.cache), ["miss", "hit", "hit"]);
+  assert.deepEqual(rows.map((r) => r.cost_usd > 0), [true, false, false]);
+});
+
+test("no-cache, sampling temperature and other keys bypass or miss the cache", async () => {
+  await ask(stack.client, "cache policy");
+  await new Promise((r) => setTimeout(r, 100));
+  const noCache = await ask(stack.client, "cache policy", {}, { "cache-control": "no-cache" });
+  assert.equal(noCache.response.headers.get("x-godotz-cache"), "bypass");
+  const hot = await ask(stack.client, "cache policy", { temperature: 0.7 });
+  assert.equal(hot.response.headers.get("x-godotz-cache"), "bypass");
+  const other = (await (await stack.admin("POST", "/keys", { name: "other-tenant" })).json()) as { key: string };
+  const otherClient = new OpenAI({ apiKey: other.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  const separate = await ask(otherClient, "cache policy");
+  assert.equal(separate.response.headers.get("x-godotz-cache"), "miss", "answers are not shared between keys");
+});
+
+test("requests per minute on a key: 429 rate_limited with Retry-After, through the official client", async () => {
+  const created = (await (await stack.admin("POST", "/keys", { name: "slow", rpm: 3 })).json()) as { key: string };
+  const client = new OpenAI({ apiKey: created.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `rpm ${i}` }] });
+  const error = await client.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: "rpm 4" }] }).catch((e: unknown) => e);
+  assert.ok(error instanceof OpenAI.RateLimitError, String(error));
+  assert.equal(error.code, "rate_limited");
+  assert.ok(Number(error.headers?.get("retry-after")) >= 1);
+  assert.match(error.message, /3 requests per minute/);
+});
+
+test("tokens per minute on a key count the prompt and the output asked for", async () => {
+  const created = (await (await stack.admin("POST", "/keys", { name: "tpm", tpm: 300 })).json()) as { key: string };
+  const client = new OpenAI({ apiKey: created.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  await client.chat.completions.create({ model: "glm-4.7", max_tokens: 200, messages: [{ role: "user", content: "tokens" }] });
+  await assert.rejects(client.chat.completions.create({ model: "glm-4.7", max_tokens: 200, messages: [{ role: "user", content: "tokens" }] }), (e: unknown) => e instanceof OpenAI.RateLimitError && /tokens per minute/.test(e.message));
+});
+
+test("a greedy key cannot starve another on a model with a concurrency cap; past the queue it gets 429", async () => {
+  stack.simulator.script("glm-4.7", { latencyMs: 150 });
+  try {
+    const greedy = new OpenAI({ apiKey: ((await (await stack.admin("POST", "/keys", { name: "greedy" })).json()) as { key: string }).key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+    const polite = new OpenAI({ apiKey: ((await (await stack.admin("POST", "/keys", { name: "polite" })).json()) as { key: string }).key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+    const flood = Array.from({ length: 30 }, (_, i) =>
+      greedy.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `greedy ${i}` }] }).then(
+        () => "ok",
+        (e: unknown) => (e instanceof OpenAI.RateLimitError ? "429" : `other: ${e}`),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const politeResults = [];
+    for (let i = 0; i < 3; i++) {
+      politeResults.push(await polite.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `polite ${i}` }] }).then(() => "ok", (e: unknown) => `failed: ${e}`));
+    }
+    const greedyResults = await Promise.all(flood);
+    assert.deepEqual(politeResults, ["ok", "ok", "ok"]);
+    assert.ok(greedyResults.includes("429"), "the greedy key overflowed the queue");
+    assert.ok(greedyResults.every((r) => r === "ok" || r === "429"), greedyResults.join(","));
+  } finally {
+    stack.simulator.reset();
+  }
+});
