@@ -6,8 +6,10 @@ import { migrateCommand, configCommand, dbCommand } from "./maintenance.ts";
 import { simulateCommand } from "./simulate.ts";
 import { spendCommand } from "./spend.ts";
 import { budgetCommand } from "./budget.ts";
+import { swarmCommand } from "./swarm.ts";
 import { CliError } from "./errors.ts";
 import { ConfigError } from "../shared/config/load.ts";
+import { SwarmFileError } from "../workers/swarm/spec/index.ts";
 
 const program = new Command("godotz")
   .description("godotz: the harness for agent fleets (gateway, budgets, swarms, fleet)")
@@ -23,13 +25,14 @@ program.addCommand(migrateCommand());
 program.addCommand(dbCommand());
 program.addCommand(configCommand());
 program.addCommand(simulateCommand());
+program.addCommand(swarmCommand());
 
 // Errors are mapped to exit codes once, here: 2 for usage and configuration, 1 for everything else.
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof SwarmFileError) {
     console.error(error.message);
     process.exit(2);
   }

@@ -37,9 +37,9 @@ const agentBase = {
 /** An agent backed by a model: `model` names one gateway model, `family` lets the gateway pick. */
 export const modelAgentSchema = z
   .strictObject({
-    type: z.enum(["supervisor", "worker", "critic", "reviewer"]),
-    model: z.string().min(1).optional(),
-    family: z.string().min(1).optional(),
+    type: z.enum(["supervisor", "worker", "critic", "reviewer"]).describe("supervisor routes; worker does the work; critic/reviewer checks it (must not share the supervisor's family)"),
+    model: z.string().min(1).optional().describe("A model name from the gateway configuration (godotz.yaml `models`)"),
+    family: z.string().min(1).optional().describe("A model family (e.g. glm, gemini, claude), or a role from `routing.roles`; the gateway picks the model"),
     ...agentBase,
   })
   .refine((a) => (a.model === undefined) !== (a.family === undefined), {
@@ -53,12 +53,14 @@ export const nestedSwarmAgentSchema = z.strictObject({
   role: agentBase.role,
 });
 
-export const agentSchema = z.union([modelAgentSchema, nestedSwarmAgentSchema]);
+// Discriminated on `type` so a mistake is reported against the kind of agent the author meant
+// (and an unknown type lists the valid ones) instead of as a bare "Invalid input".
+export const agentSchema = z.discriminatedUnion("type", [modelAgentSchema, nestedSwarmAgentSchema]);
 
 /** A ReConcile-style round table: agents of different families answer, see each other, revise, vote. */
 export const panelSchema = z.strictObject({
-  agents: z.array(name).min(2),
-  rounds: z.number().int().min(1).max(5).default(2),
+  agents: z.array(name).min(2).describe("Model agents on the panel, from at least two different families"),
+  rounds: z.number().int().min(1).max(5).default(2).describe("Revision rounds before the confidence-weighted vote"),
   role: z.string().min(1).max(200).optional(),
 });
 
