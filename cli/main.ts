@@ -7,6 +7,7 @@ import { simulateCommand } from "./simulate.ts";
 import { spendCommand } from "./spend.ts";
 import { budgetCommand } from "./budget.ts";
 import { swarmCommand } from "./swarm.ts";
+import { swarmDeployCommand } from "./swarm-deploy.ts";
 import { CliError } from "./errors.ts";
 import { ConfigError } from "../shared/config/load.ts";
 import { SwarmFileError } from "../workers/swarm/spec/index.ts";
@@ -25,7 +26,7 @@ program.addCommand(migrateCommand());
 program.addCommand(dbCommand());
 program.addCommand(configCommand());
 program.addCommand(simulateCommand());
-program.addCommand(swarmCommand());
+program.addCommand(swarmCommand().addCommand(swarmDeployCommand()));
 
 // Errors are mapped to exit codes once, here: 2 for usage and configuration, 1 for everything else.
 try {

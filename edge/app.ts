@@ -8,6 +8,7 @@ import { handleEmbeddings } from "./embeddings/route.ts";
 import { handleModels } from "./models/route.ts";
 import { adminRoutes } from "./admin/routes.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
+import { hooksRoutes } from "./hooks/routes.ts";
 
 /** The gateway: one Hono app for both entry points (Node and Worker). */
 export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
@@ -26,6 +27,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
 
   app.route("/admin", adminRoutes(deps, sizeLimit));
   app.route("/dashboard", dashboardRoutes(deps));
+  app.route("/hooks", hooksRoutes(deps));
 
   app.notFound((c) => c.json(notFound(`Unknown route ${c.req.method} ${c.req.path}`).toBody(), 404));
 

@@ -8,6 +8,7 @@ import type { BudgetLedger } from "./budget/ledger.ts";
 import type { BackgroundTasks } from "./background.ts";
 import type { Governance } from "./governance/index.ts";
 import type { Timeline, TimelineSelection } from "../workers/tasks/timeline.ts";
+import type { WebhookDeps } from "./hooks/routes.ts";
 
 /** Observes finished calls besides the audit (Langfuse tracing). */
 export interface CallObserver {
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   log: (line: string) => void;
   /** The task DAG over time, for the dashboard (a TaskStore); without it /dashboard answers 404. */
   tasks?: { timeline(selection?: TimelineSelection): Promise<Timeline> };
+  /** Postgres and the env that webhook secrets resolve in (edge/hooks); without it /hooks answers 404. */
+  hooks?: WebhookDeps;
 }
 
 /** Per-request values set by the auth middleware. */

@@ -68,6 +68,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     spend: new SpendStore(sql),
     budgets: new BudgetLedger(sql),
     tasks: new TaskStore(sql),
+    hooks: { sql, env: options.env },
     governance: createGovernance(store.redis, options.config, options.redisNamespace ?? options.env.GODOTZ_REDIS_NAMESPACE),
     background: new BackgroundTasks((e) => log(`godotz: background task failed: ${(e as Error).message}`)),
     log,

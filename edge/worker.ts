@@ -74,6 +74,7 @@ export default {
       spend: new SpendStore(sql),
       budgets: new BudgetLedger(sql),
       tasks: new TaskStore(sql),
+      hooks: { sql, env: strings },
       governance: setup.governance,
       background,
       log: (line) => console.error(line),

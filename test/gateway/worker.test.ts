@@ -17,6 +17,9 @@ import { startSimulator, type Simulator } from "../../simulator/server.ts";
 import { simulatedConfigYaml } from "../../cli/dev-config.ts";
 import { freshDatabase } from "../helpers/db.ts";
 import { MASTER_KEY } from "../helpers/stack.ts";
+import { SIGNATURE_HEADER, signDelivery } from "../../edge/hooks/signature.ts";
+import { deploySwarms } from "../../workers/swarm/dispatch/registry.ts";
+import { loadedSwarm } from "../hooks/helpers.ts";
 
 /**
  * The Worker entry (edge/worker.ts) under `wrangler dev`, i.e. in workerd, not in Node: the same
@@ -27,6 +30,7 @@ import { MASTER_KEY } from "../helpers/stack.ts";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const WRANGLER = join(REPO, "node_modules", "wrangler", "bin", "wrangler.js");
 const STARTUP_MS = 90_000;
+const HOOK_SECRET = `whsec_${crypto.randomUUID()}`;
 // wrangler bundles into .wrangler/tmp beside wrangler.toml (not configurable) and removes its own
 // bundle on exit; the emptied folders go too if this run made them (another run may still use them).
 const WRANGLER_DIR = join(REPO, ".wrangler");
@@ -108,6 +112,7 @@ before(async () => {
   sql = openDatabase(db.url, { max: 2 });
   await migrate(sql);
   key = (await new KeyStore(sql).create({ name: "worker-test" })).key;
+  await deploySwarms(sql, [{ loaded: loadedSwarm("hooked", [{ webhook: { secret: "env:HOOKED_SECRET" } }]), source: null }]);
   simulator = await startSimulator({ host: "127.0.0.1", port: 0 });
   const fake = await startFakeLangfuse();
   langfuse = fake.server;
@@ -124,6 +129,7 @@ before(async () => {
     DATABASE_URL: db.url,
     GODOTZ_MASTER_KEY: MASTER_KEY,
     GODOTZ_SIMULATOR_KEY: "simulated",
+    HOOKED_SECRET: HOOK_SECRET,
     LANGFUSE_PUBLIC_KEY: "pk-lf-test",
     LANGFUSE_SECRET_KEY: "sk-lf-test",
     LANGFUSE_BASEURL: fake.url,
@@ -390,4 +396,22 @@ test("on the Worker the response cache lives in Redis through @upstash/redis: a 
   assert.equal(simulator.calls().length, calls, "a hit calls no upstream");
   const stored = await fetch(upstash!.url, { method: "POST", headers: { authorization: `Bearer ${upstash!.token}` }, body: JSON.stringify(["KEYS", "godotz-worker-test-*:cache*"]) });
   assert.ok(((await stored.json()) as { result: string[] }).result.length >= 1, "the answer is stored in Redis, not in the isolate");
+});
+
+test("a signed webhook delivery is accepted by the Worker and recorded with its run request; a replay is refused", async () => {
+  const body = JSON.stringify({ input: "started from workerd" });
+  const headers = { "content-type": "application/json", [SIGNATURE_HEADER]: await signDelivery(HOOK_SECRET, body) };
+  const res = await fetch(`${workerUrl}/hooks/hooked`, { method: "POST", headers, body });
+  const answer = (await res.json()) as { run_id: string; swarm: string; status: string };
+  assert.equal(res.status, 202, `${JSON.stringify(answer)}\n${output}`);
+  assert.deepEqual({ ...answer, run_id: undefined }, { run_id: undefined, swarm: "hooked", status: "queued" });
+  // The Worker answers after its transaction committed: the rows are there now.
+  const [run] = await sql`SELECT swarm, input, status, trigger FROM swarm_runs WHERE id = ${answer.run_id}`;
+  assert.deepEqual({ ...run }, { swarm: "hooked", input: "started from workerd", status: "queued", trigger: "webhook" });
+  assert.equal((await sql`SELECT 1 FROM swarm_run_requests WHERE run_id = ${answer.run_id} AND published_at IS NULL`).length, 1);
+  const replay = await fetch(`${workerUrl}/hooks/hooked`, { method: "POST", headers, body });
+  assert.equal(replay.status, 409);
+  assert.equal(((await replay.json()) as { error: { code: string } }).error.code, "replayed_delivery");
+  const unsigned = await fetch(`${workerUrl}/hooks/hooked`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  assert.equal(unsigned.status, 401);
 });
