@@ -1,4 +1,5 @@
 import type { GodotzConfig } from "../../../shared/config/schema.ts";
+import { cronProblem } from "../schedule/cron.ts";
 import type { ModelAgentSpec, SwarmSpec } from "./schema.ts";
 
 /**
@@ -55,6 +56,7 @@ export function validateSwarm(spec: SwarmSpec, catalogue?: ModelCatalogue): Rule
   checkTools(spec, modelAgents, issues);
   checkPanels(spec, modelAgents, families, issues);
   checkEchoChamber(spec, modelAgents, families, issues);
+  checkSchedules(spec, issues);
   return issues;
 }
 
@@ -162,4 +164,13 @@ function checkEchoChamber(spec: SwarmSpec, agents: Map<string, ModelAgentSpec>, 
         `a critic or reviewer must use a different family from the supervisor so their biases do not reinforce each other`,
     });
   }
+}
+
+/** A schedule must be a cron expression the workers can follow (five fields, or six with seconds; UTC). */
+function checkSchedules(spec: SwarmSpec, issues: RuleIssue[]): void {
+  spec.triggers.forEach((trigger, i) => {
+    if (!("schedule" in trigger)) return;
+    const problem = cronProblem(trigger.schedule.cron);
+    if (problem) issues.push({ path: ["triggers", i, "schedule", "cron"], message: problem });
+  });
 }
