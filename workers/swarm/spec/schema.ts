@@ -89,7 +89,7 @@ export const budgetSchema = z.strictObject({
 
 export const triggerSchema = z.union([
   z.strictObject({ webhook: z.strictObject({ secret: z.string().regex(ENV_REF, "must be a reference such as env:HOOK_SECRET") }) }),
-  z.strictObject({ schedule: z.strictObject({ cron: z.string().min(9) }) }),
+  z.strictObject({ schedule: z.strictObject({ cron: z.string().min(1).describe("Cron expression, UTC: 5 fields, or 6 with seconds first") }) }),
 ]);
 
 export const swarmSchema = z.strictObject({
