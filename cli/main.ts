@@ -8,6 +8,7 @@ import { spendCommand } from "./spend.ts";
 import { budgetCommand } from "./budget.ts";
 import { swarmCommand } from "./swarm.ts";
 import { swarmDeployCommand } from "./swarm-deploy.ts";
+import { fleetAgentCommand, fleetCommand } from "./fleet.ts";
 import { CliError } from "./errors.ts";
 import { ConfigError } from "../shared/config/load.ts";
 import { SwarmFileError } from "../workers/swarm/spec/index.ts";
@@ -27,6 +28,8 @@ program.addCommand(dbCommand());
 program.addCommand(configCommand());
 program.addCommand(simulateCommand());
 program.addCommand(swarmCommand().addCommand(swarmDeployCommand()));
+program.addCommand(fleetAgentCommand());
+program.addCommand(fleetCommand());
 
 // Errors are mapped to exit codes once, here: 2 for usage and configuration, 1 for everything else.
 try {

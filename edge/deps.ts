@@ -9,6 +9,7 @@ import type { BackgroundTasks } from "./background.ts";
 import type { Governance } from "./governance/index.ts";
 import type { Timeline, TimelineSelection } from "../workers/tasks/timeline.ts";
 import type { WebhookDeps } from "./hooks/routes.ts";
+import type { FleetReader } from "../fleet-agent/registry/table.ts";
 
 /** Observes finished calls besides the audit (Langfuse tracing). */
 export interface CallObserver {
@@ -35,6 +36,8 @@ export interface GatewayDeps {
   tasks?: { timeline(selection?: TimelineSelection): Promise<Timeline> };
   /** Postgres and the env that webhook secrets resolve in (edge/hooks); without it /hooks answers 404. */
   hooks?: WebhookDeps;
+  /** The fleet's nodes (fleet_nodes), for /dashboard/fleet; without it that page answers 404. */
+  fleet?: FleetReader;
 }
 
 /** Per-request values set by the auth middleware. */

@@ -20,6 +20,8 @@ import { TaskStore } from "../workers/tasks/store.ts";
 import { langfuseObserverFromEnv } from "./tracing/langfuse.ts";
 import type { CallObserver, GatewayDeps } from "./deps.ts";
 import type { FetchLike } from "./upstream/send.ts";
+// The reader only: fleet-agent/index.ts pulls in Node-only code.
+import { fleetReader } from "../fleet-agent/registry/table.ts";
 
 export interface NodeGatewayOptions {
   config: GodotzConfig;
@@ -69,6 +71,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     budgets: new BudgetLedger(sql),
     tasks: new TaskStore(sql),
     hooks: { sql, env: options.env },
+    fleet: fleetReader(sql),
     governance: createGovernance(store.redis, options.config, options.redisNamespace ?? options.env.GODOTZ_REDIS_NAMESPACE),
     background: new BackgroundTasks((e) => log(`godotz: background task failed: ${(e as Error).message}`)),
     log,

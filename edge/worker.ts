@@ -13,6 +13,8 @@ import { ImmediatePostgresAudit } from "./audit/postgres-sink.ts";
 import { buildModelTable } from "./routing/resolve.ts";
 import { TaskStore } from "../workers/tasks/store.ts";
 import { langfuseObserverFromEnv } from "./tracing/langfuse.ts";
+// The reader only: fleet-agent/index.ts pulls in Node-only code.
+import { fleetReader } from "../fleet-agent/registry/table.ts";
 
 /**
  * The Cloudflare Worker entry. The configuration is the godotz.yaml text in GODOTZ_CONFIG_YAML
@@ -75,6 +77,7 @@ export default {
       budgets: new BudgetLedger(sql),
       tasks: new TaskStore(sql),
       hooks: { sql, env: strings },
+      fleet: fleetReader(sql),
       governance: setup.governance,
       background,
       log: (line) => console.error(line),

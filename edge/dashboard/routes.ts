@@ -7,6 +7,7 @@ import { schedule } from "../../workers/tasks/schedule.ts";
 import { TaskInputError, TaskNotFoundError } from "../../workers/tasks/errors.ts";
 import { authorised, startSession } from "./session.ts";
 import { signInPage, tasksPage } from "./page.ts";
+import { fleetDashboardRoutes } from "./fleet-routes.ts";
 
 const name = z.string().trim().min(1).max(200);
 const filters = z.object({
@@ -16,12 +17,12 @@ const filters = z.object({
   default_minutes: z.coerce.number().int().positive().max(10_080).optional(),
 });
 
-function nonce(): string {
+export function nonce(): string {
   return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
 }
 
 /** The page's script and style run by nonce only; it talks to its own origin and cannot be framed. */
-function pageHeaders(n: string): Record<string, string> {
+export function pageHeaders(n: string): Record<string, string> {
   return {
     "content-security-policy": `default-src 'none'; script-src 'nonce-${n}'; style-src 'nonce-${n}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     "referrer-policy": "no-referrer",
@@ -34,6 +35,9 @@ function pageHeaders(n: string): Record<string, string> {
 export function dashboardRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   const tasks = deps.tasks;
+
+  // Before the task store guard below: the fleet page needs the fleet reader, not the task store.
+  app.route("/", fleetDashboardRoutes(deps));
 
   app.use("*", async (_c, next) => {
     // An entry built without a task store (tests, embedders) has no dashboard rather than a failing one.
