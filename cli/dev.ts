@@ -10,6 +10,10 @@ import { loadConfigFile } from "./config-file.ts";
 import { databaseUrl, stateDir } from "./database.ts";
 import { stopOnSignals } from "./signals.ts";
 import { prepareSharedStore } from "./shared-store.ts";
+import { openDatabase } from "../shared/db/connect.ts";
+import { EventBus } from "../workers/events/bus.ts";
+import { namespacedStreams, RunWorker } from "../workers/swarm/worker.ts";
+import { SwarmScheduler } from "../workers/swarm/schedule/index.ts";
 
 interface DevState {
   url: string;
@@ -44,12 +48,14 @@ export function devCommand(): Command {
       }
 
       const closeStore = await prepareSharedStore(env, { probeLocal: true, log });
-      const gateway = await startNodeGateway({ config, env, databaseUrl: await databaseUrl(log), port: opts.port, log });
+      const dbUrl = await databaseUrl(log);
+      const gateway = await startNodeGateway({ config, env, databaseUrl: dbUrl, port: opts.port, log });
       // Reuse the dev key across restarts while it is still valid, so scripts keep working.
       let key = previous?.key;
       if (!key || !(await gateway.deps.keys.findActive(key))) key = (await gateway.deps.keys.create({ name: "dev" })).key;
       const state: DevState = { url: gateway.url, master_key: env.GODOTZ_MASTER_KEY!, key };
       await writeFile(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+      const stopWorker = await startSwarmWorker(dbUrl, { url: gateway.url, key }, log);
 
       console.log(
         [
@@ -65,9 +71,47 @@ export function devCommand(): Command {
         ].join("\n"),
       );
       stopOnSignals(async () => {
+        await stopWorker();
         await gateway.close();
         await closeSimulator();
         await closeStore();
       });
     });
+}
+
+/**
+ * The swarm worker, in this process: queued runs (webhooks, `swarm run --detach`) execute and the
+ * run, step and task events reach NATS. Without NATS the stack still serves; `godotz swarm run`
+ * executes runs in its own process then.
+ */
+async function startSwarmWorker(url: string, gateway: { url: string; key: string }, log: (line: string) => void): Promise<() => Promise<void>> {
+  let bus: EventBus;
+  try {
+    bus = await EventBus.connect({ name: "godotz-dev-worker", connectTimeoutMs: 2000 });
+  } catch (error) {
+    log(`godotz dev: swarm worker not started (${(error as Error).message}); \`godotz swarm run\` still runs swarms in its own process`);
+    return async () => {};
+  }
+  const sql = openDatabase(url, { max: 6 });
+  try {
+    // GODOTZ_STREAMS_NAMESPACE keeps two stacks on one NATS apart (tests, side-by-side installs).
+    const namespace = process.env.GODOTZ_STREAMS_NAMESPACE;
+    const streams = namespace ? namespacedStreams(namespace) : undefined;
+    const worker = new RunWorker({ sql, databaseUrl: url, bus, gateway, streams, name: `dev-${process.pid}`, log: (line) => log(`godotz dev: worker: ${line}`) });
+    await worker.start();
+    const scheduler = new SwarmScheduler(sql, { log: (line) => log(`godotz dev: scheduler: ${line}`) });
+    await scheduler.start();
+    log(`godotz dev: swarm worker ${worker.name} ready (runs queued by webhooks, schedules and \`swarm run --detach\` execute here)`);
+    return async () => {
+      await scheduler.stop();
+      await worker.stop();
+      await bus.close();
+      await sql.end();
+    };
+  } catch (error) {
+    log(`godotz dev: swarm worker not started: ${(error as Error).message}`);
+    await bus.close();
+    await sql.end();
+    return async () => {};
+  }
 }

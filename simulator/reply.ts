@@ -66,6 +66,8 @@ function truncate(text: string, maxTokens: number | undefined): { text: string; 
 
 export function decideReply(conv: Conversation, behaviour: Behaviour | undefined): Reply {
   if (behaviour?.reply !== undefined) return { kind: "text", ...truncate(behaviour.reply, conv.maxTokens) };
+  const agentic = conv.toolResult === undefined && !conv.toolsDisabled ? agentReply(conv) : undefined;
+  if (agentic) return agentic;
   if (conv.toolResult !== undefined) {
     const text = `Simulated ${conv.model} reply using the tool result: ${conv.toolResult.slice(0, 60)}`;
     return { kind: "text", ...truncate(text, conv.maxTokens) };
@@ -111,4 +113,47 @@ export function embed(text: string, dimensions = 8): number[] {
 export function countChars(value: unknown): number {
   if (typeof value === "string") return value.length;
   return value == null ? 0 : JSON.stringify(value).length;
+}
+
+/**
+ * Rules that let a simulated model play a part in a swarm, so example swarms run end to end
+ * without a provider (documented in docs/swarm-runtime.md):
+ *
+ * - Routing: a tool with a string property `next` whose `enum` includes "FINISH" is a supervisor's
+ *   routing tool. The model routes to the first option, in enum order, that no line of the last
+ *   user message names as `[option]` (the runtime writes each finished turn that way), and to
+ *   FINISH once every option has answered.
+ * - Panels: a tool with properties `answer` and `confidence` asks for an answer with a confidence.
+ *   The confidence is fixed per model (0.5–0.95, from a hash of its name). When the message shows
+ *   the panel's earlier answers as lines `[agent] (confidence c) answer`, the model adopts the most
+ *   confident one, so a panel converges as a ReConcile round table does.
+ */
+function agentReply(conv: Conversation): Reply | undefined {
+  const tool = conv.tools.find((t) => t.name === conv.forcedTool) ?? conv.tools[0];
+  const properties = (tool?.schema?.properties ?? {}) as Record<string, { enum?: unknown[] }>;
+  if (!tool) return undefined;
+  const options = properties.next?.enum;
+  if (Array.isArray(options) && options.includes("FINISH")) {
+    const done = new Set([...conv.lastUserText.matchAll(/^\[([^\]\s]+)\]/gm)].map((m) => m[1]));
+    const next = options.find((o) => o !== "FINISH" && typeof o === "string" && !done.has(o)) ?? "FINISH";
+    return { kind: "tool", name: tool.name, args: { next, reason: next === "FINISH" ? "every worker has answered" : `${String(next)} has not answered yet` } };
+  }
+  if (properties.answer && properties.confidence) {
+    const own = 0.5 + (Number.parseInt(embedHash(conv.model).toString(16).slice(-4), 16) % 46) / 100;
+    const peers = [...conv.lastUserText.matchAll(/^\[[^\]]+\] \(confidence ([0-9.]+)\) (.+)$/gm)].map((m) => ({ confidence: Number(m[1]), answer: m[2]! }));
+    const best = peers.sort((a, b) => b.confidence - a.confidence)[0];
+    if (best && best.confidence > own) return { kind: "tool", name: tool.name, args: { answer: best.answer, confidence: best.confidence } };
+    return { kind: "tool", name: tool.name, args: { answer: `Simulated ${conv.model} answer to: ${firstLine(conv.lastUserText).slice(0, 60)}`, confidence: own } };
+  }
+  return undefined;
+}
+
+function embedHash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n").find((l) => l.trim())?.trim() ?? "";
 }

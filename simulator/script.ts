@@ -27,6 +27,8 @@ export interface SimCall {
   at: number;
   /** The connection closed before the whole answer was written. */
   cutShort: boolean;
+  /** SHA-256 of the request body minus `stream`/`stream_options`: the same request sent twice has the same digest. */
+  digest: string;
 }
 
 /** The log is for tests; under a benchmark it must not grow without bound. */

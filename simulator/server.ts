@@ -1,10 +1,11 @@
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Behaviour, SimCall, SimProvider } from "./script.ts";
 import type { Route } from "./route.ts";
 import { SimState, scriptRequestSchema } from "./script.ts";
-import { SimBadRequest, readBody, sendJson, sleep } from "./http.ts";
+import { SimBadRequest, readBody, sendJson } from "./http.ts";
 import { sendError } from "./errors.ts";
 import { openaiChat, openaiEmbeddings, openaiModels } from "./openai.ts";
 import { anthropicMessages } from "./anthropic.ts";
@@ -72,14 +73,22 @@ async function serveProvider(state: SimState, req: IncomingMessage, res: ServerR
   try {
     const target = route.target(body);
     const model = urlModel ?? target.model;
-    const call: SimCall = { provider, model, stream: target.stream, kind: route.kind, at: Date.now(), cutShort: false };
+    const call: SimCall = { provider, model, stream: target.stream, kind: route.kind, at: Date.now(), cutShort: false, digest: digestOf(body, model) };
     state.record(call);
     // A response closed before it was finished: the gateway aborted it (or a scripted drop).
     res.once("close", () => {
       if (!res.writableFinished) call.cutShort = true;
     });
     const behaviour = state.behaviour(model);
-    if (behaviour?.latencyMs) await sleep(behaviour.latencyMs);
+    if (behaviour?.latencyMs) {
+      // The wait ends early when the caller goes away (or the simulator closes), so a long scripted
+      // latency never outlives its request.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, behaviour.latencyMs);
+        res.once("close", () => (clearTimeout(timer), resolve()));
+      });
+      if (res.destroyed || res.writableEnded) return;
+    }
     const failStatus = state.takeFailure(model);
     if (failStatus !== undefined) return sendError(res, provider, failStatus, `simulated failure (${failStatus}) for ${model}`);
     await route.respond(body, model, behaviour, res);
@@ -88,6 +97,11 @@ async function serveProvider(state: SimState, req: IncomingMessage, res: ServerR
     if (err instanceof SimBadRequest) return sendError(res, provider, 400, err.message);
     sendError(res, provider, 500, `simulator error: ${(err as Error).message}`);
   }
+}
+
+function digestOf(body: Record<string, unknown>, model: string): string {
+  const { stream: _stream, stream_options: _options, ...rest } = body;
+  return createHash("sha256").update(model).update(JSON.stringify(rest)).digest("hex");
 }
 
 async function serveControl(state: SimState, req: IncomingMessage, res: ServerResponse, path: string) {
@@ -139,16 +153,18 @@ export async function startSimulator(opts: { port?: number; host?: string } = {}
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     calls: () => state.calls(),
     reset: () => state.reset(),
     script: (model, behaviour) => state.script(model, behaviour),
+    // Idempotent: a test may close the simulator early (to cut calls it left hanging) and again in its stack's close.
     close: () =>
-      new Promise<void>((resolve, reject) => {
+      (closing ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      })),
   };
 }

@@ -119,8 +119,50 @@ test("in-process script: fail the next N, then succeed; the call log records eac
   assert.deepEqual(statuses, [503, 503, 200]);
   const calls = sim.calls();
   assert.equal(calls.length, 3);
-  assert.deepEqual({ ...calls[0], at: 0 }, { provider: "openai", model: "flaky", stream: false, kind: "chat", at: 0, cutShort: false });
+  assert.deepEqual({ ...calls[0], at: 0, digest: "" }, { provider: "openai", model: "flaky", stream: false, kind: "chat", at: 0, cutShort: false, digest: "" });
   assert.ok(Math.abs(calls[0]!.at - Date.now()) < 5000);
+  // The same request gets the same digest (retries of one request are recognisable), another request another.
+  assert.match(calls[0]!.digest, /^[0-9a-f]{64}$/);
+  assert.equal(calls[1]!.digest, calls[0]!.digest);
+  await openai(chatBody("flaky", { messages: [{ role: "user", content: "something else" }] }));
+  assert.notEqual(sim.calls()[3]!.digest, calls[0]!.digest);
+});
+
+test("swarm rules: a routing tool goes to the first option not yet answered, then FINISH", async () => {
+  const route = {
+    type: "function",
+    function: { name: "route", parameters: { type: "object", properties: { next: { type: "string", enum: ["alpha", "beta", "FINISH"] }, reason: { type: "string" } }, required: ["next"] } },
+  };
+  const ask = async (content: string) => {
+    const res = await openai(chatBody("router", { tools: [route], tool_choice: { type: "function", function: { name: "route" } }, messages: [{ role: "user", content }] }));
+    const json = (await res.json()) as { choices: { message: { tool_calls: { function: { arguments: string } }[] } }[] };
+    return (JSON.parse(json.choices[0]!.message.tool_calls[0]!.function.arguments) as { next: string }).next;
+  };
+  assert.equal(await ask("Task: x"), "alpha");
+  assert.equal(await ask("Task: x\n[alpha] done"), "beta");
+  assert.equal(await ask("Task: x\n[beta] done\n[alpha] done"), "FINISH");
+  // A name inside a line does not count; only a turn written as `[name]` at the start of a line does.
+  assert.equal(await ask("Task: mention [alpha] here"), "alpha");
+});
+
+test("swarm rules: a panel tool answers with a confidence and adopts a more confident peer's answer", async () => {
+  const tool = {
+    type: "function",
+    function: { name: "answer", parameters: { type: "object", properties: { answer: { type: "string" }, confidence: { type: "number" } }, required: ["answer", "confidence"] } },
+  };
+  const ask = async (model: string, content: string) => {
+    const res = await openai(chatBody(model, { tools: [tool], messages: [{ role: "user", content }] }));
+    const json = (await res.json()) as { choices: { message: { tool_calls: { function: { arguments: string } }[] } }[] };
+    return JSON.parse(json.choices[0]!.message.tool_calls[0]!.function.arguments) as { answer: string; confidence: number };
+  };
+  const first = await ask("panel-a", "Which is it?");
+  assert.ok(first.confidence >= 0.5 && first.confidence <= 0.95);
+  assert.match(first.answer, /panel-a answer to: Which is it\?/);
+  assert.deepEqual(await ask("panel-a", "Which is it?"), first, "deterministic");
+  const revised = await ask("panel-a", "Which is it?\n[other] (confidence 0.99) forty-two");
+  assert.deepEqual(revised, { answer: "forty-two", confidence: 0.99 });
+  const kept = await ask("panel-a", "Which is it?\n[other] (confidence 0.1) nope");
+  assert.deepEqual(kept, first);
 });
 
 test("a script without failTimes fails until reset", async () => {
@@ -201,4 +243,16 @@ test("the official openai client works against the simulated OpenAI API", async 
   assert.equal(embeddings.data.length, 2);
   assert.equal(embeddings.data[0]!.embedding.length, 8);
   assert.ok(Math.abs(Math.hypot(...embeddings.data[0]!.embedding) - 1) < 1e-6);
+});
+
+test("a scripted latency ends when the caller goes away: the call is cut short and nothing lingers", async () => {
+  sim.reset();
+  sim.script("slow", { latencyMs: 600_000 });
+  await assert.rejects(
+    fetch(`${sim.url}/openai/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer k" }, body: chatBody("slow"), signal: AbortSignal.timeout(100) }),
+  );
+  const deadline = Date.now() + 5000;
+  while (!sim.calls()[0]?.cutShort && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(sim.calls()[0]?.cutShort, true);
+  sim.reset();
 });

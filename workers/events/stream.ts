@@ -32,6 +32,18 @@ export const TASK_EVENT_STREAM: EventStreamSpec = {
   duplicateWindowMs: 10 * 60 * 1000,
 };
 
+/**
+ * Swarm run and step events: `godotz.events.<swarm>.<run>.<step>` (workers/events/runs.ts). Kept
+ * like task events: a week or 1 GiB, for `godotz events tail` and consumers catching up.
+ */
+export const RUN_EVENT_STREAM: EventStreamSpec = {
+  name: "GODOTZ_EVENTS",
+  subjectPrefix: "godotz.events",
+  maxAgeMs: 7 * DAY,
+  maxBytes: 1024 ** 3,
+  duplicateWindowMs: 10 * 60 * 1000,
+};
+
 function streamConfig(spec: EventStreamSpec) {
   return {
     name: spec.name,

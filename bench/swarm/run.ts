@@ -1,0 +1,94 @@
+// Swarm runtime benchmark: the runtime's own cost per graph step (checkpoint, step task, events,
+// cancel/budget checks), with simulated models that answer at once (simulator latency 0). Two
+// swarms: a supervisor routing through 50 workers (101 steps), and a supervisor with 20 workers
+// (41 steps). Each step's overhead is the time between it and the step before minus the time its
+// model call spent in the gateway; p50/p99 over all steps, median over RUNS runs.
+// Run: npm run bench:swarm (not in CI; run it on a quiet machine).
+import { MemorySaver } from "@langchain/langgraph";
+import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
+import { openDatabase } from "../../shared/db/connect.ts";
+import { requestRun } from "../../workers/swarm/dispatch/request.ts";
+import { executeRun } from "../../workers/swarm/runtime/executor.ts";
+import { swarmSchema } from "../../workers/swarm/spec/schema.ts";
+import type { LoadedSwarm } from "../../workers/swarm/spec/load.ts";
+import { startStack } from "../../test/helpers/stack.ts";
+
+const RUNS = 5;
+// The agents call the simulator directly (its OpenAI API), so the gateway's own work (audit,
+// budgets, in this same process) is not counted as the runtime's; bench:gateway measures that.
+// BENCH_VIA_GATEWAY=1 sends them through the gateway instead.
+const VIA_GATEWAY = process.env.BENCH_VIA_GATEWAY === "1";
+
+function swarm(name: string, workers: number): LoadedSwarm {
+  const agents: Record<string, unknown> = { boss: { type: "supervisor", model: "glm-5.1" } };
+  const names = Array.from({ length: workers }, (_, i) => `w${i}`);
+  for (const w of names) agents[w] = { type: "worker", model: "glm-4.7" };
+  const spec = swarmSchema.parse({ name, version: 1, agents, topology: { supervisor: "boss", workers: names, max_turns: workers + 2 } });
+  return { spec, file: `${name}.yaml`, subswarms: {}, skills: {} };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const stack = await startStack();
+const sql = openDatabase(stack.databaseUrl, { max: 5 });
+// BENCH_CHECKPOINTER=memory shows the Postgres checkpointer's share of the overhead.
+const postgresSaver = PostgresSaver.fromConnString(stack.databaseUrl);
+await postgresSaver.setup();
+const checkpointer = process.env.BENCH_CHECKPOINTER === "memory" ? new MemorySaver() : postgresSaver;
+
+// Model-call time, measured around each chat completion the runtime sends.
+const calls: { start: number; end: number }[] = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+  if (!url.endsWith("/v1/chat/completions")) return realFetch(input, init);
+  const start = performance.now();
+  const response = await realFetch(input, init);
+  const body = await response.arrayBuffer();
+  calls.push({ start, end: performance.now() });
+  return new Response(body, { status: response.status, headers: response.headers });
+};
+
+async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number }> {
+  const { runId } = await requestRun(sql, { loaded, input: "bench", trigger: "api" });
+  calls.length = 0;
+  const finished: number[] = [];
+  const t0 = performance.now();
+  const outcome = await executeRun(
+    { sql, gateway: VIA_GATEWAY ? { url: stack.gateway.url, key: stack.key } : { url: `${stack.simulator.url}/openai`, key: "simulated" }, checkpointer, worker: "bench", onProgress: (p) => p.kind === "step-finished" && finished.push(performance.now()) },
+    runId,
+  );
+  const t1 = performance.now();
+  if (outcome.status !== "completed") throw new Error(`bench run ${outcome.status}: ${outcome.error}`);
+  const overheads = finished.map((end, i) => {
+    const start = i === 0 ? t0 : finished[i - 1]!;
+    const model = calls.filter((c) => c.start >= start && c.end <= end).reduce((ms, c) => ms + (c.end - c.start), 0);
+    return end - start - model;
+  });
+  const modelMs = calls.reduce((ms, c) => ms + (c.end - c.start), 0);
+  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs };
+}
+
+const results: string[] = [];
+for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swarm("bench-chain", 50)], ["20-wide (supervisor + 20 workers, 41 steps)", swarm("bench-wide", 20)]] as const) {
+  await once(loaded); // warm-up: connections, JIT
+  const p50s: number[] = [];
+  const p99s: number[] = [];
+  const means: number[] = [];
+  let steps = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const run = await once(loaded);
+    const sorted = [...run.overheads].sort((a, b) => a - b);
+    steps = run.steps;
+    p50s.push(percentile(sorted, 50));
+    p99s.push(percentile(sorted, 99));
+    means.push((run.totalMs - run.modelMs) / run.steps);
+  }
+  results.push(`${label}: ${steps} steps; overhead per step (median of ${RUNS} runs): p50 ${median(p50s).toFixed(2)} ms, p99 ${median(p99s).toFixed(2)} ms, mean ${median(means).toFixed(2)} ms`);
+}
+globalThis.fetch = realFetch;
+console.log(results.join("\n"));
+await postgresSaver.end();
+await sql.end();
+await stack.close();

@@ -1,0 +1,120 @@
+import { z } from "zod";
+import type { LoadedSwarm } from "../spec/load.ts";
+import type { ModelAgentSpec, PanelSpec } from "../spec/schema.ts";
+import { askModel, systemPrompt, transcript, type Turn } from "./agents.ts";
+import type { ToolDefinition } from "./gateway.ts";
+import { durableStep, stepFailure, type RunContext, type StepOutcome } from "./steps.ts";
+
+/**
+ * A ReConcile-style round table (Chen et al., 2023): agents of different model families answer
+ * with a confidence, then see each other's answers and confidences and revise, for up to
+ * `rounds` rounds (earlier once they all agree); a confidence-weighted vote decides. Each answer
+ * is its own durable step, so a resumed run does not ask a panelist twice.
+ */
+
+export interface PanelAnswer {
+  agent: string;
+  answer: string;
+  confidence: number;
+}
+
+export interface PanelTranscript {
+  rounds: PanelAnswer[][];
+  votes: { answer: string; weight: number }[];
+  decision: string;
+}
+
+const ANSWER_TOOL: ToolDefinition = {
+  type: "function",
+  function: {
+    name: "answer",
+    description: "Give your answer and how confident you are in it.",
+    parameters: {
+      type: "object",
+      properties: {
+        answer: { type: "string", description: "Your answer, short and complete" },
+        confidence: { type: "number", minimum: 0, maximum: 1, description: "How sure you are, from 0 to 1" },
+      },
+      required: ["answer", "confidence"],
+    },
+  },
+};
+
+const answerArgs = z.object({ answer: z.string().min(1), confidence: z.coerce.number().min(0).max(1) });
+
+export async function runPanel(
+  ctx: RunContext,
+  loaded: LoadedSwarm,
+  panelName: string,
+  panel: PanelSpec,
+  path: string,
+  input: string,
+  turns: readonly Turn[],
+): Promise<StepOutcome & { data: PanelTranscript }> {
+  const rounds: PanelAnswer[][] = [];
+  for (let round = 1; round <= panel.rounds; round++) {
+    const previous = rounds.at(-1);
+    const answers: PanelAnswer[] = [];
+    for (const name of panel.agents) {
+      const agent = loaded.spec.agents[name];
+      if (!agent || agent.type === "swarm") throw stepFailure(`panel ${panelName}: ${name} is not a model agent of this swarm`);
+      const result = await durableStep(ctx, { path: `${path}.r${round}-${name}`, agent: name, title: `${name}: panel ${panelName}, round ${round}` }, async (hooks) => {
+        const question =
+          `${transcript(input, turns)}\nYou sit on the panel "${panelName}"${panel.role ? ` (${panel.role})` : ""}. Answer the task with the answer tool.` +
+          (previous ? `\n\nThe panel's answers in round ${round - 1}:\n${previous.map(line).join("\n")}\nRevise your answer if they convince you.` : "");
+        const reply = await askModel(ctx, loaded.spec.name, name, agent as ModelAgentSpec, hooks, {
+          messages: [
+            { role: "system", content: systemPrompt(loaded, agent as ModelAgentSpec) || `You are ${name}.` },
+            { role: "user", content: question },
+          ],
+          tools: [ANSWER_TOOL],
+          tool_choice: { type: "function", function: { name: "answer" } },
+        });
+        const parsed = parseAnswer(reply.message.tool_calls?.[0]?.function.arguments, reply.message.content);
+        return { output: parsed.answer, data: parsed, model: reply.model, tokens: reply.tokens, cost_usd: reply.costUsd };
+      });
+      if (!result.ok) continue; // a panelist that failed for good does not vote
+      const d = result.data as { answer: string; confidence: number };
+      answers.push({ agent: name, answer: d.answer, confidence: d.confidence });
+    }
+    if (!answers.length) throw stepFailure(`panel ${panelName}: every panelist failed in round ${round}`);
+    rounds.push(answers);
+    if (new Set(answers.map((a) => normalise(a.answer))).size === 1) break;
+  }
+  const votes = vote(rounds.at(-1)!);
+  const decision = votes[0]!.answer;
+  // Usage stays with the panelists' own steps, so totals over a run's steps count each call once.
+  return { output: decision, data: { rounds, votes, decision }, tokens: 0, cost_usd: 0 };
+}
+
+function line(a: PanelAnswer): string {
+  return `[${a.agent}] (confidence ${a.confidence}) ${a.answer.replaceAll("\n", " ")}`;
+}
+
+/** A tool call's arguments, or the text of a model that answered without the tool (confidence 0.5). */
+function parseAnswer(args: string | undefined, text: string | null): { answer: string; confidence: number } {
+  if (args) {
+    try {
+      const parsed = answerArgs.safeParse(JSON.parse(args));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // fall through to the text
+    }
+  }
+  if (text?.trim()) return { answer: text.trim(), confidence: 0.5 };
+  throw stepFailure("the panelist gave neither an answer nor text");
+}
+
+const normalise = (answer: string) => answer.trim().toLowerCase().replace(/\s+/g, " ");
+
+/** Confidence-weighted vote over the last round: equal answers pool their confidence; ties go to the earlier answer. */
+export function vote(answers: readonly PanelAnswer[]): { answer: string; weight: number }[] {
+  const pooled = new Map<string, { answer: string; weight: number; first: number }>();
+  answers.forEach((a, i) => {
+    const key = normalise(a.answer);
+    const entry = pooled.get(key) ?? { answer: a.answer, weight: 0, first: i };
+    entry.weight += a.confidence;
+    pooled.set(key, entry);
+  });
+  return [...pooled.values()].sort((a, b) => b.weight - a.weight || a.first - b.first).map(({ answer, weight }) => ({ answer, weight: Math.round(weight * 1000) / 1000 }));
+}

@@ -1,0 +1,269 @@
+import type { Sql } from "../../shared/db/connect.ts";
+import { TaskStore } from "../tasks/store.ts";
+import type { LoadedSwarm } from "../swarm/spec/load.ts";
+import type { ModelAgentSpec } from "../swarm/spec/schema.ts";
+import { askModel, systemPrompt, transcript, workerTurn, type Turn } from "../swarm/runtime/agents.ts";
+import { recordRunEvent } from "../swarm/runtime/events.ts";
+import { ModelCallError, modelsByFamily, type GatewayTarget, type ToolDefinition } from "../swarm/runtime/gateway.ts";
+import { FINISH } from "../swarm/runtime/graph.ts";
+import { connectTools } from "../swarm/runtime/mcp.ts";
+import type { RunContext, StepHooks } from "../swarm/runtime/steps.ts";
+import type { PanelInput, ReviewInput, StepRef, SupervisorInput, TurnRecord, WorkerInput } from "./plan.ts";
+import type { StepRecorder, SwarmActivityDeps, SwarmEvent, TurnContext, TurnRunner } from "./activities.ts";
+import { postgresRunStore } from "./run-store.ts";
+
+/**
+ * The activities' dependencies in production: the swarm runtime's own gateway calls, prompts,
+ * task DAG steps and run events (workers/swarm/runtime), so a run reads the same whichever engine
+ * executes it. Each model call makes one attempt: Temporal's retry policy is the retry.
+ */
+
+export interface RuntimeDepsOptions {
+  sql: Sql;
+  gateway: GatewayTarget;
+  /** This worker process, recorded on the runs it starts. */
+  worker: string;
+}
+
+/** A failure another attempt cannot fix (activities.ts reads `retryable`). */
+class PermanentStepError extends Error {
+  readonly retryable = false;
+  constructor(message: string, readonly status?: number) {
+    super(message);
+    this.name = "PermanentStepError";
+  }
+}
+
+/** The runtime marks its own permanent failures (a bad route, a missing model) with code step_failed. */
+function asStepError(error: unknown): unknown {
+  if (error instanceof ModelCallError && error.code === "step_failed") return new PermanentStepError(error.message, error.status);
+  return error;
+}
+
+function turnsOf(records: TurnRecord[]): Turn[] {
+  return records.map((r) => ({ step: r.step, agent: r.node, ok: r.status === "completed", text: r.output }));
+}
+
+/** The agent's spec with one attempt per model call: retries belong to Temporal. */
+function oneAttempt(agent: ModelAgentSpec): ModelAgentSpec {
+  return { ...agent, limits: { ...agent.limits, max_attempts: 1 } };
+}
+
+const ROUTE_REASON = { type: "string" };
+const ANSWER_TOOL: ToolDefinition = {
+  type: "function",
+  function: {
+    name: "answer",
+    description: "Give your answer and how confident you are in it.",
+    parameters: {
+      type: "object",
+      properties: { answer: { type: "string" }, confidence: { type: "number", minimum: 0, maximum: 1 } },
+      required: ["answer", "confidence"],
+    },
+  },
+};
+
+function findSwarm(loaded: LoadedSwarm, name: string): LoadedSwarm | undefined {
+  if (loaded.spec.name === name) return loaded;
+  for (const sub of Object.values(loaded.subswarms ?? {})) {
+    const found = findSwarm(sub, name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityDeps {
+  const { sql, gateway } = options;
+  const tasks = new TaskStore(sql);
+  const loadedRuns = new Map<string, Promise<LoadedSwarm>>();
+  let families: Promise<Map<string, string>> | undefined;
+
+  /** The run's swarm snapshot (swarm_runs.spec), for skills and MCP servers; histories carry only agent specs. */
+  function swarmOf(runId: string, agentSwarm: string): Promise<LoadedSwarm> {
+    let loading = loadedRuns.get(runId);
+    if (!loading) {
+      loading = sql<{ spec: LoadedSwarm }[]>`SELECT spec FROM swarm_runs WHERE id = ${runId}`.then(([row]) => {
+        if (!row) throw new PermanentStepError(`swarm run ${runId} does not exist`);
+        return row.spec;
+      });
+      loading.catch(() => loadedRuns.delete(runId));
+      loadedRuns.set(runId, loading);
+      // Runs are few per worker and short-lived next to the process; forget the oldest past 200.
+      if (loadedRuns.size > 200) loadedRuns.delete(loadedRuns.keys().next().value!);
+    }
+    return loading.then((loaded) => {
+      const found = findSwarm(loaded, agentSwarm);
+      if (!found) throw new PermanentStepError(`swarm ${agentSwarm} is not part of run ${runId}`);
+      return found;
+    });
+  }
+
+  async function context(ref: StepRef, turn: TurnContext): Promise<RunContext> {
+    families ??= modelsByFamily(gateway).catch((error: unknown) => {
+      families = undefined;
+      throw error;
+    });
+    return { sql, tasks, gateway, families: await families, runId: ref.runId, swarm: ref.swarm, claimer: `run:${ref.runId}`, signal: turn.signal };
+  }
+
+  const hooks = (turn: TurnContext): StepHooks => ({ taskId: turn.taskId, onRetry: async () => {} });
+
+  async function guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw asStepError(error);
+    }
+  }
+
+  const turns: TurnRunner = {
+    supervise: (input: SupervisorInput, turn) =>
+      guarded(async () => {
+        const ctx = await context(input, turn);
+        const names = input.workers.map((w) => w.name);
+        const roster = input.workers.map((w) => `- ${w.name}: ${w.role ?? "worker"}`).join("\n");
+        const route: ToolDefinition = {
+          type: "function",
+          function: {
+            name: "route",
+            description: "Choose who works next, or FINISH when the task is done.",
+            parameters: { type: "object", properties: { next: { type: "string", enum: [...names, FINISH] }, reason: ROUTE_REASON }, required: ["next"] },
+          },
+        };
+        const agent = oneAttempt(input.spec);
+        const answer = await askModel(ctx, input.agentSwarm, input.agent, agent, hooks(turn), {
+          messages: [
+            { role: "system", content: `${agent.instructions.trim()}\n\nYour team:\n${roster}\n\nCall the route tool with who works next, or FINISH when the task is done.`.trim() },
+            { role: "user", content: transcript(input.task, turnsOf(input.transcript)) },
+          ],
+          tools: [route],
+          tool_choice: { type: "function", function: { name: "route" } },
+        });
+        const args = answer.message.tool_calls?.[0]?.function.arguments;
+        let parsed: { next?: unknown; reason?: unknown } | undefined;
+        try {
+          parsed = args ? (JSON.parse(args) as typeof parsed) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        const next = typeof parsed?.next === "string" ? parsed.next : "";
+        const reason = typeof parsed?.reason === "string" ? parsed.reason : "";
+        // A model that did not use the tool properly may on another attempt: left retryable.
+        if (next !== FINISH && !names.includes(next)) throw new Error(`the supervisor did not route to one of ${[...names, FINISH].join(", ")} (it answered ${args ?? "without the route tool"})`);
+        if (next !== FINISH) return { next, instruction: reason };
+        // As in the LangGraph runtime: the answer is the last successful turn's, else the reason.
+        const last = [...input.transcript].reverse().find((t) => t.status === "completed");
+        return { finish: last?.output ?? reason };
+      }),
+
+    work: (input: WorkerInput, turn) =>
+      guarded(async () => {
+        const ctx = await context(input, turn);
+        const loaded = await swarmOf(input.runId, input.agentSwarm);
+        const agent = oneAttempt(input.spec);
+        const tools = agent.tools.length ? await connectTools(loaded.spec, agent.tools) : undefined;
+        try {
+          // As in the LangGraph runtime, a worker sees the task and the work so far; the
+          // supervisor's reason for choosing it stays in the transcript and the progress query.
+          const result = await workerTurn(ctx, loaded, input.agent, agent, hooks(turn), input.task, turnsOf(input.transcript), tools);
+          return result.output;
+        } finally {
+          await tools?.close();
+        }
+      }),
+
+    deliberate: (input: PanelInput, turn) =>
+      guarded(async () => {
+        const ctx = await context(input, turn);
+        const loaded = await swarmOf(input.runId, input.agentSwarm);
+        const agent = oneAttempt(input.spec);
+        // The LangGraph runtime's panel question (workers/swarm/runtime/panel.ts), word for word.
+        const previous = input.previousRound.map((a) => `[${a.agent}] (confidence ${a.confidence}) ${a.answer.replaceAll("\n", " ")}`);
+        const question =
+          `${transcript(input.task, turnsOf(input.transcript))}\nYou sit on the panel "${input.panel}"${input.panelRole ? ` (${input.panelRole})` : ""}. Answer the task with the answer tool.` +
+          (previous.length ? `\n\nThe panel's answers in round ${input.round - 1}:\n${previous.join("\n")}\nRevise your answer if they convince you.` : "");
+        const reply = await askModel(ctx, input.agentSwarm, input.agent, agent, hooks(turn), {
+          messages: [
+            { role: "system", content: systemPrompt(loaded, agent) || `You are ${input.agent}.` },
+            { role: "user", content: question },
+          ],
+          tools: [ANSWER_TOOL],
+          tool_choice: { type: "function", function: { name: "answer" } },
+        });
+        const args = reply.message.tool_calls?.[0]?.function.arguments;
+        try {
+          const parsed = args ? (JSON.parse(args) as { answer?: unknown; confidence?: unknown }) : undefined;
+          const confidence = Number(parsed?.confidence);
+          if (typeof parsed?.answer === "string" && parsed.answer && confidence >= 0 && confidence <= 1) return { answer: parsed.answer, confidence };
+        } catch {
+          // fall through to the text
+        }
+        const text = reply.message.content?.trim();
+        if (text) return { answer: text, confidence: 0.5 };
+        throw new Error("the panelist gave neither an answer nor text");
+      }),
+
+    review: (input: ReviewInput, turn) =>
+      guarded(async () => {
+        const ctx = await context(input, turn);
+        const loaded = await swarmOf(input.runId, input.agentSwarm);
+        const agent = oneAttempt(input.spec);
+        const reply = await askModel(ctx, input.agentSwarm, input.agent, agent, hooks(turn), {
+          messages: [
+            { role: "system", content: systemPrompt(loaded, agent) || `You are ${input.agent}, a critic.` },
+            { role: "user", content: `Task:\n${input.task}\n\nFinal answer:\n${input.answer}\n\nReview the final answer: what is wrong or missing, if anything?` },
+          ],
+        });
+        return reply.message.content ?? "";
+      }),
+  };
+
+  const steps: StepRecorder = {
+    async open(ref) {
+      const { task, created } = await tasks.create({
+        title: `${ref.agent}: step ${ref.step}`.slice(0, 500),
+        description: "",
+        issue_type: "task",
+        assignee: ref.agent,
+        labels: ["swarm-step"],
+        swarm: ref.swarm,
+        run_id: ref.runId,
+        idempotency_key: `${ref.runId}:${ref.step}`,
+      });
+      if (task.status === "open") await tasks.claimTask(task.id, { worker: `run:${ref.runId}`, leaseSeconds: 6 * 3600 });
+      return { taskId: task.id, created };
+    },
+    async completed(ref, taskId, output) {
+      const task = await tasks.get(taskId);
+      if (task.status === "in_progress") await tasks.complete(taskId, `run:${ref.runId}`, { output });
+    },
+    async failed(ref, error, cancelled) {
+      const [row] = await sql<{ id: string; status: string }[]>`SELECT id, status FROM tasks WHERE idempotency_key = ${`${ref.runId}:${ref.step}`}`;
+      if (!row || !["open", "in_progress", "blocked"].includes(row.status)) return;
+      if (cancelled) await tasks.cancel(row.id, error);
+      else if (row.status === "in_progress") await tasks.fail(row.id, `run:${ref.runId}`, error);
+    },
+  };
+
+  async function emit(event: SwarmEvent): Promise<void> {
+    const taskId = event.taskId ?? (event.step ? await taskIdOf(event.runId, event.step) : undefined);
+    await recordRunEvent(sql, {
+      type: event.type,
+      swarm: event.swarm,
+      run_id: event.runId,
+      step: event.step ?? null,
+      agent: event.agent ?? null,
+      task_id: taskId ?? null,
+      ...(event.attempt !== undefined ? { attempt: event.attempt } : {}),
+      ...(event.error ? { error: event.error.slice(0, 2000) } : {}),
+      ...(event.output ? { output_summary: event.output.slice(0, 500) } : {}),
+    });
+  }
+
+  async function taskIdOf(runId: string, step: string): Promise<string | undefined> {
+    const [row] = await sql<{ id: string }[]>`SELECT id FROM tasks WHERE idempotency_key = ${`${runId}:${step}`}`;
+    return row?.id;
+  }
+
+  return { turns, steps, runs: postgresRunStore(sql, options.worker), emit };
+}
