@@ -121,6 +121,22 @@ test("creating again with the same idempotency key returns the first task, even 
   assert.equal(row?.n, 1);
 });
 
+test("created with claimFor: a new unblocked task is in progress for its claimer at once, never ready; a blocked one stays open", async () => {
+  const swarm = "claim-on-create";
+  const { task, created } = await store.create({ title: "step", swarm, idempotency_key: "claim-on-create/1" }, { worker: "run:r1", leaseSeconds: 60 });
+  assert.equal(created, true);
+  assert.deepEqual([task.status, task.claimed_by, task.attempts], ["in_progress", "run:r1", 1]);
+  assert.deepEqual(await readyIds(swarm), []);
+  assert.equal(await store.claim({ worker: "someone-else", swarm }), undefined, "nobody else can take it");
+  // Created again (a resumed run): the same task, still held by the run, not claimed twice.
+  const again = await store.create({ title: "step", swarm, idempotency_key: "claim-on-create/1" }, { worker: "run:r1", leaseSeconds: 60 });
+  assert.deepEqual([again.created, again.task.id, again.task.attempts], [false, task.id, 1]);
+  const blocker = await make("blocker", { swarm });
+  const blocked = await store.create({ title: "blocked step", swarm, dependencies: [{ depends_on_id: blocker.id, type: "blocks" }] }, { worker: "run:r1", leaseSeconds: 60 });
+  assert.deepEqual([blocked.task.status, blocked.task.claimed_by], ["open", null]);
+  await assert.rejects(store.create({ title: "bad claim", swarm }, { worker: "", leaseSeconds: 60 }), TaskInputError);
+});
+
 test("a claim that outlives its lease returns the task to ready; the old claimer can no longer finish it", async () => {
   const swarm = "lease";
   const t = await make("leased", { swarm });

@@ -3,8 +3,8 @@ import { newTaskId } from "./ids.ts";
 import { TaskNotFoundError } from "./errors.ts";
 import { TASK_COLUMNS, filters, isPgError } from "./sql.ts";
 import {
-  createTaskInput, parseInput, taskFilter, taskId, updateTaskInput,
-  type CreateTaskInput, type DependencyType, type Task, type TaskFilter, type TaskStatus, type UpdateTaskInput,
+  claimOptions, createTaskInput, parseInput, taskFilter, taskId, updateTaskInput,
+  type ClaimOptions, type CreateTaskInput, type DependencyType, type Task, type TaskFilter, type TaskStatus, type UpdateTaskInput,
 } from "./schema.ts";
 
 /** A task with the edges around it, as `bd show` prints it. */
@@ -26,8 +26,14 @@ const LONGEST_ID = 12;
  * Creates a task and its dependencies in one transaction. With an idempotency key already used,
  * returns the task that key created instead (`created: false`), so a retried request makes one task.
  */
-export async function createTask(sql: Sql, input: CreateTaskInput): Promise<{ task: Task; created: boolean }> {
+/**
+ * Creates a task. With `claimFor`, a new task that nothing blocks is claimed in the same
+ * transaction, so it is never seen as ready and no other claimer can take it (the swarm runtime's
+ * steps, which belong to their run from the start).
+ */
+export async function createTask(sql: Sql, input: CreateTaskInput, claimFor?: ClaimOptions): Promise<{ task: Task; created: boolean }> {
   const i = parseInput(createTaskInput, input);
+  const claim = claimFor ? parseInput(claimOptions, claimFor) : undefined;
   if (i.idempotency_key) {
     const existing = await byIdempotencyKey(sql, i.idempotency_key);
     if (existing) return { task: existing, created: false };
@@ -52,7 +58,13 @@ export async function createTask(sql: Sql, input: CreateTaskInput): Promise<{ ta
         for (const [dependsOn, type] of deps) {
           await tx`INSERT INTO task_dependencies (issue_id, depends_on_id, type) VALUES (${row.id}, ${dependsOn}, ${type})`;
         }
-        return row;
+        if (!claim) return row;
+        const [claimed] = await tx<Task[]>`
+          UPDATE tasks SET status = 'in_progress', claimed_by = ${claim.worker}, attempts = attempts + 1,
+            lease_expires_at = now() + make_interval(secs => ${claim.leaseSeconds}), started_at = now(), updated_at = now()
+          WHERE id = ${row.id} AND status = 'open' AND blocker_count = 0
+          RETURNING ${tx(TASK_COLUMNS)}`;
+        return claimed ?? row;
       });
       if (task) return { task, created: true };
     } catch (error) {

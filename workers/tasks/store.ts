@@ -13,7 +13,7 @@ import { loadTimeline, type TimelineSelection } from "./timeline.ts";
 export class TaskStore {
   constructor(readonly sql: Sql) {}
 
-  create = (input: CreateTaskInput) => createTask(this.sql, input);
+  create = (input: CreateTaskInput, claimFor?: ClaimOptions) => createTask(this.sql, input, claimFor);
   get = (id: string) => getTask(this.sql, id);
   show = (id: string) => showTask(this.sql, id);
   list = (filter?: TaskFilter) => listTasks(this.sql, filter);

@@ -92,7 +92,7 @@ export async function durableStep(ctx: RunContext, info: StepInfo, work: (hooks:
     swarm: ctx.swarm,
     run_id: ctx.runId,
     idempotency_key: `${ctx.runId}:${info.path}`,
-  });
+  }, { worker: ctx.claimer, leaseSeconds: STEP_LEASE_SECONDS });
   const base = { swarm: ctx.swarm, run_id: ctx.runId, step: info.path, agent: info.agent, task_id: task.id };
   const done = finishedResult(task);
   if (done) return done;
