@@ -7,9 +7,8 @@ import { RunEventRelay } from "../../../workers/swarm/runtime/events.ts";
 import { namespacedStreams } from "../../../workers/swarm/worker.ts";
 import { startRuntimeStack, tempDir, TWO_WORKERS, type RuntimeStack } from "./helpers.ts";
 
-const ENTRY = fileURLToPath(new URL("./fixtures/cli-entry.ts", import.meta.url));
+const GODOTZ = fileURLToPath(new URL("../../../bin/godotz.mjs", import.meta.url));
 // Resolved here: the commands run in a folder of their own, where `--import tsx` would not resolve.
-const TSX = import.meta.resolve("tsx");
 const namespace = `cli${process.pid}${Math.random().toString(36).slice(2, 6)}`;
 const streams = namespacedStreams(namespace);
 
@@ -34,7 +33,7 @@ after(async () => {
 
 function godotz(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { GODOTZ_CONFIG: _config, ...inherited } = process.env;
-  const child = spawn(process.execPath, ["--import", TSX, ENTRY, ...args], {
+  const child = spawn(process.execPath, [GODOTZ, ...args], {
     cwd: dir.dir, // no godotz.yaml here: swarm files are checked against the simulated models
     env: { ...inherited, DATABASE_URL: rt.stack.databaseUrl, GODOTZ_URL: rt.stack.gateway.url, GODOTZ_API_KEY: rt.stack.key, GODOTZ_HOME: dir.dir },
     stdio: ["ignore", "pipe", "pipe"],

@@ -14,8 +14,7 @@ import { tempDir } from "./helpers.ts";
 // `godotz dev --simulate` runs the swarm worker in its own process: a queued run executes with no
 // separate worker and no API key, and `swarm run` uses the dev gateway and key from .godotz/dev.json.
 
-const ENTRY = fileURLToPath(new URL("./fixtures/cli-entry.ts", import.meta.url));
-const TSX = import.meta.resolve("tsx");
+const GODOTZ = fileURLToPath(new URL("../../../bin/godotz.mjs", import.meta.url));
 const namespace = `dev${process.pid}${Math.random().toString(36).slice(2, 6)}`;
 
 let db: { url: string; drop(): Promise<void> };
@@ -49,7 +48,7 @@ after(async () => {
 });
 
 function godotz(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", TSX, ENTRY, ...args], { cwd: home.dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [GODOTZ, ...args], { cwd: home.dir, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
