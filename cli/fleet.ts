@@ -4,7 +4,10 @@ import { migrate } from "../shared/db/migrate.ts";
 import { natsUrlFrom } from "../workers/events/bus.ts";
 import { TaskStore } from "../workers/tasks/index.ts";
 import { TaskError, TaskInputError } from "../workers/tasks/errors.ts";
-import { ensureFleetStreams, FleetError, FleetInputError, loadAgentConfig, readFleet, sandboxExecutor, submitTask, type AgentConfig, type FleetNodeView } from "../fleet-agent/index.ts";
+import {
+  ensureFleetStreams, FleetError, FleetInputError, formatSecurityEvents, listSecurityEvents, loadAgentConfig, readFleet, sandboxExecutor, submitTask,
+  type AgentConfig, type FleetNodeView,
+} from "../fleet-agent/index.ts";
 import { runAgentProcess } from "../fleet-agent/run.ts";
 import { formatFleet } from "../fleet-agent/status-format.ts";
 import { databaseUrl } from "./database.ts";
@@ -61,7 +64,7 @@ export function fleetAgentCommand(): Command {
         const gatewayUrl: string | undefined = o.gatewayUrl ?? process.env.GODOTZ_URL;
         await runAgentProcess({
           config, natsUrl: nats, databaseUrl: await databaseUrl((line) => console.error(line)),
-          makeExecutor: () => sandboxExecutor({ gatewayUrl }),
+          makeExecutor: (onSecurityEvent) => sandboxExecutor({ gatewayUrl, onSecurityEvent }),
         });
       }),
     );
@@ -77,7 +80,7 @@ async function withDatabase<T>(fn: (store: TaskStore, sql: ReturnType<typeof ope
   }
 }
 
-/** `godotz fleet status|submit`. */
+/** `godotz fleet status|security|submit`. */
 export function fleetCommand(): Command {
   const fleet = new Command("fleet").description("see the fleet and give it work");
 
@@ -90,6 +93,21 @@ export function fleetCommand(): Command {
         const nodes: FleetNodeView[] = await withDatabase((_store, sql) => readFleet(sql));
         if (o.json) console.log(JSON.stringify(nodes, null, 2));
         else console.log(formatFleet(nodes));
+      }),
+    );
+
+  fleet
+    .command("security")
+    .description("recent sandbox security events (a task's write outside its folder, a blocked connection, …), newest first")
+    .option("--node <node>", "only this node's events")
+    .option("--since <iso>", "only events at or after this ISO date or date-time")
+    .option("--limit <n>", "at most this many events (default 50)")
+    .option("--json", "print JSON")
+    .action(async (o) =>
+      mapped(async () => {
+        const events = await withDatabase((_store, sql) => listSecurityEvents(sql, { node: o.node, since: o.since, limit: o.limit }));
+        if (o.json) console.log(JSON.stringify(events, null, 2));
+        else console.log(formatSecurityEvents(events));
       }),
     );
 

@@ -14,6 +14,7 @@ import { ADVISORY_CONSUMER, ADVISORY_STREAM, WORK_STREAM, nodeConsumer, nodeSubj
 import { putNode } from "./registry/kv.ts";
 import type { NodeRecord, NodeStatus } from "./registry/records.ts";
 import { markLapsedDown, upsertNodeRow } from "./registry/table.ts";
+import type { SecurityEventRecorder } from "./security/recorder.ts";
 import { SlotPool } from "./slots.ts";
 import { ensureAdvisoryConsumer, ensureFleetStreams, ensureWorkConsumer } from "./streams.ts";
 
@@ -24,6 +25,8 @@ export interface AgentDeps {
   natsUrl: string;
   log?: (line: string) => void;
   onStarted?: HandlerDeps["onStarted"];
+  /** Where the executor's sandbox security events go; the agent lends it its NATS connection to publish them. */
+  securityEvents?: SecurityEventRecorder;
 }
 
 /** How long one pull waits for work before it is renewed (the client's minimum). */
@@ -66,9 +69,11 @@ export class FleetAgent {
       throw new FleetUnavailableError(`cannot reach NATS at ${deps.natsUrl}: ${(error as Error).message}`, { cause: error });
     }
     const agent = new FleetAgent(deps, nc, jetstream(nc, { timeout: 5_000 }), await jetstreamManager(nc, { timeout: 5_000 }));
+    deps.securityEvents?.attach(nc);
     try {
       await agent.boot();
     } catch (error) {
+      deps.securityEvents?.attach(undefined);
       await nc.close().catch(() => {});
       throw error;
     }
@@ -214,6 +219,9 @@ export class FleetAgent {
     clearInterval(this.heartbeat);
     this.status = "stopped";
     await this.beat();
+    // Events of the last runs are stored and published before the connection goes.
+    await this.deps.securityEvents?.flush();
+    this.deps.securityEvents?.attach(undefined);
     await this.nc.flush().catch(() => {});
     await this.nc.close().catch(() => {});
     await this.deps.executor.close().catch(() => {});

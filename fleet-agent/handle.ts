@@ -105,7 +105,7 @@ async function run(msg: JsMsg, deps: HandlerDeps, m: DispatchMessage, task: Task
     let result: ExecutionResult | undefined;
     let problem: string | undefined;
     try {
-      result = await deps.executor.run({ command: m.command, workDir, allowedHosts: m.allowed_hosts, env: m.env, timeoutMs: m.timeout_ms, signal: handBack.signal, stdin: m.stdin });
+      result = await deps.executor.run({ command: m.command, workDir, allowedHosts: m.allowed_hosts, env: m.env, timeoutMs: m.timeout_ms, signal: handBack.signal, stdin: m.stdin, taskId: m.task_id });
       problem = failureOf(result, m.timeout_ms);
     } catch (error) {
       if (error instanceof ExecutorUnavailableError) return await giveBack(msg, deps, task, `cannot run here: ${error.message}`, MISMATCH_DELAY_MS);

@@ -10,3 +10,6 @@ export * from "./names.ts";
 export * from "./schema.ts";
 export * from "./errors.ts";
 export type { DeadLetter } from "./dead-letter.ts";
+export { SecurityEventRecorder, type AttributedSecurityEvent, type SecurityEventSink } from "./security/recorder.ts";
+export { listSecurityEvents, insertSecurityEvent, securityEventRecord, MAX_LIST_LIMIT, type SecurityEventRecord, type SecurityEventQuery } from "./security/store.ts";
+export { formatSecurityEvents } from "./security/format.ts";

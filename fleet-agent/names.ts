@@ -37,3 +37,7 @@ export const deadSubject = (taskId: string) => `${DEAD_PREFIX}.${taskId}`;
 /** Durable consumer names: one shared by every node serving a role, one per node. */
 export const roleConsumer = (role: string) => `role_${role}`;
 export const nodeConsumer = (node: string) => `node_${node}`;
+
+/** Sandbox security events of one node (core NATS, best effort: the security_events table is the record). */
+export const SECURITY_PREFIX = "godotz.security";
+export const securitySubject = (node: string) => `${SECURITY_PREFIX}.${node}`;
