@@ -81,7 +81,7 @@ test("requestRun records the queued run and its outbox row together; the stream 
   const limits = testRunStream("limits");
   streams.push(limits);
   await bus.jsm.streams.add({ name: limits.name, subjects: [`${limits.subjectPrefix}.>`] });
-  await assert.rejects(ensureRunStream(bus.jsm, limits), /exists with limits retention; run requests need a work queue/);
+  await assert.rejects(ensureRunStream(bus.jsm, limits), /exists with limits retention, not workqueue/);
   await new RunRequestRelay(sql, bus, { stream }).relayOnce(); // leave the outbox drained
 });
 

@@ -14,6 +14,11 @@ export interface EventStreamSpec {
    * stream would hold the event twice (at-least-once, as documented).
    */
   duplicateWindowMs: number;
+  /**
+   * A work queue (each message held until one consumer acknowledges it, then deleted) instead of
+   * the default limits retention (kept for every reader until it ages out).
+   */
+  workQueue?: boolean;
 }
 
 const DAY = 24 * 3600 * 1000;
@@ -48,7 +53,7 @@ function streamConfig(spec: EventStreamSpec) {
   return {
     name: spec.name,
     subjects: [`${spec.subjectPrefix}.>`],
-    retention: RetentionPolicy.Limits,
+    retention: spec.workQueue ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: nanos(spec.maxAgeMs),
@@ -65,13 +70,20 @@ function differs(actual: StreamConfig, wanted: ReturnType<typeof streamConfig>):
   return COMPARED.some((key) => JSON.stringify(actual[key]) !== JSON.stringify(wanted[key]));
 }
 
-/** Creates the stream, or brings its limits to the spec; safe to call from every process at start. */
+/**
+ * Creates the stream, or brings its limits to the spec; safe to call from every process at start.
+ * JetStream cannot turn a limits stream into a work queue or back, so a stream of the name with the
+ * other retention is an error that says so.
+ */
 export async function ensureStream(jsm: JetStreamManager, spec: EventStreamSpec): Promise<"created" | "updated" | "unchanged"> {
   const wanted = streamConfig(spec);
   const current = await jsm.streams.info(spec.name).catch((error: unknown) => {
     if ((error as { code?: number }).code === 10059) return undefined; // stream not found
     throw error;
   });
+  if (current && current.config.retention !== wanted.retention) {
+    throw new Error(`stream ${spec.name} exists with ${current.config.retention} retention, not ${wanted.retention} (delete the stream to recreate it)`);
+  }
   if (!current) {
     try {
       await jsm.streams.add(wanted);

@@ -1,6 +1,5 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
-import type { EventStreamSpec } from "../../events/stream.ts";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { ensureStream, type EventStreamSpec } from "../../events/stream.ts";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -17,49 +16,10 @@ export const RUN_REQUEST_STREAM: EventStreamSpec = {
   maxAgeMs: 7 * DAY,
   maxBytes: 1024 ** 3,
   duplicateWindowMs: 3600 * 1000,
+  workQueue: true,
 };
 
-function workQueueConfig(spec: EventStreamSpec) {
-  return {
-    name: spec.name,
-    subjects: [`${spec.subjectPrefix}.>`],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(spec.maxAgeMs),
-    max_bytes: spec.maxBytes,
-    duplicate_window: nanos(spec.duplicateWindowMs),
-    num_replicas: 1,
-  } satisfies Partial<StreamConfig>;
-}
-
-const COMPARED = ["subjects", "discard", "max_age", "max_bytes", "duplicate_window"] as const;
-
-/**
- * Creates the work-queue stream, or brings its limits back to the spec; safe from every worker at
- * start. (workers/events/stream.ts ensures limits-retention streams the same way; JetStream cannot
- * turn one kind into the other, so a stream of the name with another retention is an error.)
- */
-export async function ensureRunStream(jsm: JetStreamManager, spec: EventStreamSpec = RUN_REQUEST_STREAM): Promise<"created" | "updated" | "unchanged"> {
-  const wanted = workQueueConfig(spec);
-  let current = await jsm.streams.info(spec.name).catch((error: unknown) => {
-    if ((error as { code?: number }).code === 10059) return undefined; // stream not found
-    throw error;
-  });
-  if (!current) {
-    try {
-      await jsm.streams.add(wanted);
-      return "created";
-    } catch (error) {
-      // Another worker created it between our look and our add.
-      current = await jsm.streams.info(spec.name).catch(() => undefined);
-      if (!current) throw error;
-    }
-  }
-  if (current.config.retention !== RetentionPolicy.Workqueue) {
-    throw new Error(`stream ${spec.name} exists with ${current.config.retention} retention; run requests need a work queue (delete the stream to recreate it)`);
-  }
-  if (COMPARED.every((key) => JSON.stringify(current.config[key]) === JSON.stringify(wanted[key]))) return "unchanged";
-  await jsm.streams.update(spec.name, wanted);
-  return "updated";
+/** Creates the work-queue stream, or brings its limits back to the spec; safe from every worker at start. */
+export function ensureRunStream(jsm: JetStreamManager, spec: EventStreamSpec = RUN_REQUEST_STREAM): Promise<"created" | "updated" | "unchanged"> {
+  return ensureStream(jsm, spec);
 }
