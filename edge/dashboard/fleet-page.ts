@@ -1,3 +1,4 @@
+import { pageShell } from "./shell.ts";
 // The live fleet page (issue #7): one self-contained HTML document, no build step, like the task
 // page beside it. Its script polls fleet.json (the nodes as `godotz fleet status --json` shows
 // them) and redraws one SVG card per node: OS/arch, health, load against capacity, running tasks,
@@ -103,22 +104,7 @@ const SCRIPT = `
 })();
 `;
 
-const shell = (nonce: string, body: string, script = "") =>
-  `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>godotz · fleet</title>
-<link rel="icon" href="data:,">
-<style nonce="${nonce}">${STYLE}</style>
-</head>
-<body>
-${body}
-${script ? `<script nonce="${nonce}">${script}</script>` : ""}
-</body>
-</html>
-`;
+const shell = (nonce: string, body: string, script = "") => pageShell({ title: "godotz · fleet", nonce, style: STYLE, body, script });
 
 export function fleetPage(nonce: string): string {
   return shell(nonce, `<header><h1>godotz · fleet</h1><span id="summary"></span><span id="status" role="status">loading…</span></header>\n<main id="board"></main>`, SCRIPT);

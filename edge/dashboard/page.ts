@@ -1,3 +1,4 @@
+import { pageShell } from "./shell.ts";
 // The task Gantt page (FR-L5-003): one self-contained HTML document, no build step. The script
 // polls tasks.json (the schedule workers/tasks/schedule.ts computes, as `bd gantt --json`) and
 // redraws the SVG; it builds every node with createElementNS/textContent, never innerHTML, since
@@ -175,22 +176,7 @@ const SCRIPT = `
 })();
 `;
 
-const shell = (nonce: string, body: string, script = "") =>
-  `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>godotz · tasks</title>
-<link rel="icon" href="data:,">
-<style nonce="${nonce}">${STYLE}</style>
-</head>
-<body>
-${body}
-${script ? `<script nonce="${nonce}">${script}</script>` : ""}
-</body>
-</html>
-`;
+const shell = (nonce: string, body: string, script = "") => pageShell({ title: "godotz · tasks", nonce, style: STYLE, body, script });
 
 export function tasksPage(nonce: string): string {
   return shell(nonce, `<header><h1>godotz · tasks</h1><span id="filter"></span><span id="status" role="status">loading…</span></header>\n<main id="chart"></main>`, SCRIPT);

@@ -1,5 +1,7 @@
 import type { Sql } from "../../shared/db/connect.ts";
 import { LAPSE_INTERVALS, type NodeRecord, type NodeStatus } from "./records.ts";
+// Type only: this module is also loaded by the Worker, which must not pull in node-info.ts.
+import type { NodeInfo } from "../node-info.ts";
 
 /** Upserts the node's row (migrations/0010): the copy of the registry that the edge and `fleet status` read. */
 export async function upsertNodeRow(sql: Sql, r: NodeRecord): Promise<void> {
@@ -25,21 +27,10 @@ export async function markLapsedDown(sql: Sql): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** A node as `fleet status` and the dashboard show it. */
-export interface FleetNodeView {
-  id: string;
-  hostname: string;
-  os: string;
-  arch: string;
-  cpus: number;
-  memory_bytes: number;
-  labels: string[];
-  capabilities: string[];
-  roles: string[];
-  version: string;
+/** A node as `fleet status` and the dashboard show it: its registration, and how it is doing. */
+export interface FleetNodeView extends NodeInfo {
   /** up, draining, stopped, or down (said so, or its heartbeat lapsed). */
   health: NodeStatus;
-  capacity: number;
   running: number;
   /** running / capacity, 0..1. */
   load: number;
