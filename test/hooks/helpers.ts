@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort, waitFor } from "../helpers/wait.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { swarmSchema } from "../../workers/swarm/spec/schema.ts";
 import type { LoadedSwarm } from "../../workers/swarm/spec/load.ts";
 import { RUN_REQUEST_STREAM } from "../../workers/swarm/dispatch/index.ts";
@@ -27,27 +26,6 @@ export function loadedSwarm(name: string, triggers: unknown[] = []): LoadedSwarm
   return { spec, file: `${name}.yaml`, subswarms: {}, skills: {} };
 }
 
-/** Polls until `check` returns something other than undefined/false, at most `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 /**
  * A NATS server of our own (JetStream on, storage in a temp folder) on a loopback port, which
@@ -101,3 +79,5 @@ export class OwnNatsServer {
     await rm(this.storeDir, { recursive: true, force: true });
   }
 }
+
+export { waitFor, freePort };

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { openDatabase, type Sql } from "../../../shared/db/connect.ts";
 import { migrate } from "../../../shared/db/migrate.ts";
 import { deploySwarms } from "../../../workers/swarm/dispatch/index.ts";
@@ -62,13 +61,5 @@ export async function runsOf(sql: Sql, swarm: string): Promise<RunRow[]> {
   return [...(await sql<RunRow[]>`SELECT id, swarm, swarm_version, input, trigger, status FROM swarm_runs WHERE swarm = ${swarm} ORDER BY created_at, id`)];
 }
 
-/** Polls until `check` returns something other than undefined/false, at most `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+
+export { waitFor, freePort } from "../../helpers/wait.ts";
