@@ -64,8 +64,8 @@ export interface KeyCacheOptions {
  *   announcement exists exactly when the revocation commits, and every caching process
  *   LISTENs and drops the key when the announcement arrives. The process that revoked drops it
  *   at once, and `revoke()` returns only once its own listener has heard the announcement.
- *   Other processes hear it when their Postgres backend gets round to sending it, usually
- *   within a millisecond of the commit but with no bound under load: a request that reaches
+ *   Other processes hear it when their Postgres backend gets round to sending it, which
+ *   Postgres does not bound (CI once caught a request served in that gap): a request that reaches
  *   another process in that gap is still served. This is not an acknowledged, fleet-wide
  *   barrier; the Worker entry, which does not cache, is strict.
  * - A lookup already in flight when a key is dropped is not cached (`generation`), so a read

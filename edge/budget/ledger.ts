@@ -70,7 +70,7 @@ export class BudgetLedger {
    * reconnects, and after 5 s at the latest. A budget changed in this process applies to its
    * next request; one changed in another process applies once the notice reaches this one,
    * which Postgres sends as the change commits but delivers to each listener on its own
-   * schedule (normally well under a millisecond; not bounded under load).
+   * schedule, with no bound Postgres promises.
    */
   async listenForChanges(): Promise<{ unlisten(): Promise<void> }> {
     const onChange = (id: string) => {
