@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".godotz/", ".wrangler/", "dist/"] },
+  { ignores: ["node_modules/", ".godotz/", ".wrangler/", "dist/", ".scratch/", ".scratch-cache/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
-import { GatewayError, notFound, payloadTooLarge } from "./errors.ts";
+import { GatewayError, notFound } from "./errors.ts";
+import { bodySizeLimit } from "./request/limit.ts";
 import { requireVirtualKey } from "./auth/middleware.ts";
 import { handleChat } from "./chat/route.ts";
 import { handleEmbeddings } from "./embeddings/route.ts";
@@ -14,7 +14,7 @@ import { hooksRoutes } from "./hooks/routes.ts";
 export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   const limit = deps.config.gateway.max_body_bytes;
-  const sizeLimit = bodyLimit({ maxSize: limit, onError: () => { throw payloadTooLarge(limit); } });
+  const sizeLimit = bodySizeLimit(limit);
 
   app.get("/health", (c) => c.json({ ok: true }));
 

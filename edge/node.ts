@@ -1,6 +1,3 @@
-import http from "node:http";
-import https from "node:https";
-import { Readable } from "node:stream";
 import { serve, type ServerType } from "@hono/node-server";
 import type { GodotzConfig } from "../shared/config/schema.ts";
 import { resolveRef, type Env } from "../shared/config/secrets.ts";
@@ -20,6 +17,7 @@ import { TaskStore } from "../workers/tasks/store.ts";
 import { langfuseObserverFromEnv } from "./tracing/langfuse.ts";
 import type { CallObserver, GatewayDeps } from "./deps.ts";
 import type { FetchLike } from "./upstream/send.ts";
+import { nodeFetch } from "./upstream/node-fetch.ts";
 // The reader only: fleet-agent/index.ts pulls in Node-only code.
 import { fleetReader } from "../fleet-agent/registry/table.ts";
 
@@ -68,7 +66,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     masterKey,
     keys: new KeyStore(sql, { ttlMs: KEY_CACHE_TTL_MS }),
     spend: new SpendStore(sql),
-    budgets: new BudgetLedger(sql),
+    budgets: new BudgetLedger(sql, undefined, { onError: (e) => log(`godotz: budget slice write failed, will retry: ${(e as Error).message}`) }),
     tasks: new TaskStore(sql),
     hooks: { sql, env: options.env },
     fleet: fleetReader(sql),
@@ -101,59 +99,12 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
         await audit.close();
         await Promise.all(deps.observers.map((o) => o.flush().catch(() => {})));
         await keyChanges.unlisten().catch(() => {});
-        await budgetChanges.unlisten().catch(() => {});
+        // Unlistening writes this process's unwritten slice spend; a failure there must be seen.
+        await budgetChanges.unlisten().catch((e) => log(`godotz: final budget write failed: ${(e as Error).message}`));
         await store.close();
         await sql.end({ timeout: 5 });
       })();
       return closing;
     },
   };
-}
-
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-/**
- * Upstream calls over node:http(s) with keep-alive agents rather than the global fetch: the
- * same contract (a WHATWG Response; `init.signal` aborts the call and its body, with the
- * signal's reason), but a fraction of fetch's per-call allocations, which were most of what the
- * gateway spent on a short completion. Event streams stay streamed; other bodies are read whole,
- * as their callers parse them whole anyway. Idle sockets close after 4 s, before the usual 5 s
- * server keep-alive, so a request is not written to a socket the server is closing.
- */
-export function nodeFetch(): FetchLike {
-  const agents: Record<string, http.Agent> = {
-    "http:": new http.Agent({ keepAlive: true, timeout: 4_000 }),
-    "https:": new https.Agent({ keepAlive: true, timeout: 4_000 }),
-  };
-  return (url, init) =>
-    new Promise<Response>((resolve, reject) => {
-      const target = new URL(url);
-      const signal = init.signal ?? undefined;
-      if (signal?.aborted) return reject(signal.reason);
-      let incoming: http.IncomingMessage | undefined;
-      const onAbort = () => (incoming ?? request).destroy(signal!.reason as Error);
-      const done = () => signal?.removeEventListener("abort", onAbort);
-      const request = (target.protocol === "https:" ? https : http).request(
-        target,
-        { method: init.method, headers: init.headers as Record<string, string>, agent: agents[target.protocol] },
-        (res) => {
-          incoming = res;
-          const headers = new Headers();
-          for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
-          const status = res.statusCode ?? 502;
-          const meta = { status, statusText: res.statusMessage ?? "", headers };
-          if (headers.get("content-type")?.startsWith("text/event-stream")) {
-            res.once("close", done);
-            return resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
-          }
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.once("end", () => (done(), resolve(new Response(NULL_BODY_STATUSES.has(status) ? null : Buffer.concat(chunks), meta))));
-          res.once("error", (error) => (done(), reject(error)));
-        },
-      );
-      signal?.addEventListener("abort", onAbort, { once: true });
-      request.once("error", (error) => (done(), reject(error)));
-      request.end(init.body as string | undefined);
-    });
 }

@@ -2,13 +2,17 @@
 // through Portkey's open-source gateway (no auth, budgets or audit), through godotz (Node entry,
 // audit on, a real virtual key) and through godotz with every governance step on ("governed":
 // cache misses, rate limits, budget hold and settle, concurrency slots and health ordering, all
-// shared through the real Redis, plus the audit). Three loads, RUNS runs, medians and ratios.
+// shared through the real Redis, plus the audit). Four loads (load.ts), RUNS runs, medians and ratios.
 //   npm run bench:gateway [-- --runs=3 --seconds=10 --one-client=2000 --targets=direct,portkey,godotz,governed --governed-store=native --no-write]
 // --governed-store: how the governed gateway reaches Redis: "native" (REDIS_URL, a native
 // connection, the default) or "rest" (the local Upstash REST server, as before the native client).
 // Figures go to docs/benchmarks.md (sections "Gateway overhead: godotz vs Portkey" and "Gateway
 // with governance on: godotz vs Portkey") and raw JSON to bench/gateway/results/ (git-ignored).
 // Set BENCH_CPU_PROF=<dir> to profile the godotz children.
+// --pin (an experiment, 2+ CPUs): every gateway on the last CPU, the simulator and the load
+// generators (this process, so also its open-loop children) on the others; Postgres is left free.
+// A pinned run never writes docs/benchmarks.md.
+import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -18,8 +22,9 @@ import { freshDatabase } from "../../test/helpers/db.ts";
 import { startLocalUpstash } from "../../edge/store/local-upstash.ts";
 import { NativeRedis } from "../../edge/store/native-redis.ts";
 import { startPortkey, startServe, type Child } from "./servers.ts";
-import { REQUEST_BODY, TARGET_NAMES, loads, measure, uniqueRequestBodies, type Measurement, type Target, type TargetName } from "./load.ts";
-import { machineFacts, summarise, writeSection } from "./report.ts";
+import { TARGET_NAMES, loads, measure, type Measurement, type Target, type TargetName } from "./load.ts";
+import { requestBodies } from "./requests.ts";
+import { generatorFacts, machineFacts, summarise, writeSection } from "./report.ts";
 import { writeGovernedSection, type GovernedFacts } from "./report-governed.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +33,9 @@ const arg = (name: string, fallback: number) => Number(option(name) ?? fallback)
 const RUNS = arg("runs", 3);
 const SECONDS = arg("seconds", 10);
 const ONE_CLIENT = arg("one-client", 2000);
-const WRITE = !process.argv.includes("--no-write");
+const PIN = process.argv.includes("--pin");
+// A pinned run is an experiment beside the figures in docs/benchmarks.md, never in their place.
+const WRITE = !process.argv.includes("--no-write") && !PIN;
 const GOVERNED_STORE = option("governed-store") ?? "native";
 if (GOVERNED_STORE !== "native" && GOVERNED_STORE !== "rest") throw new Error(`--governed-store is native or rest, not "${GOVERNED_STORE}"`);
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -53,10 +60,21 @@ async function createVirtualKey(gatewayUrl: string, fields: Record<string, unkno
 
 /** One request per target before any load: each must answer 200 with a completion (and the governed one a cache miss). */
 async function check(target: Target): Promise<void> {
-  const response = await fetch(target.url, { method: "POST", headers: { "content-type": "application/json", ...target.headers }, body: target.body?.() ?? REQUEST_BODY });
+  const response = await fetch(target.url, { method: "POST", headers: { "content-type": "application/json", ...target.headers }, body: requestBodies(target.uniqueBodies ? "unique" : "fixed")() });
   const body = (await response.json()) as { choices?: unknown[] };
   if (response.status !== 200 || !body.choices?.length) throw new Error(`${target.name} answered HTTP ${response.status}: ${JSON.stringify(body)}`);
   if (target.name === "governed" && response.headers.get("x-godotz-cache") !== "miss") throw new Error(`governed answered x-godotz-cache: ${response.headers.get("x-godotz-cache")}`);
+}
+
+/** The --pin experiment: gateways on the last CPU, everything that makes load on the others (taskset, all threads). */
+function pinCpus(simulator: number, gateways: number[]): void {
+  const cpus = os.availableParallelism();
+  if (cpus < 2) throw new Error("--pin needs at least 2 CPUs");
+  const rest = `0-${cpus - 2}`;
+  const pin = (list: string, pid: number) => execFileSync("taskset", ["-a", "-p", "-c", list, String(pid)], { stdio: "ignore" });
+  for (const pid of gateways) pin(String(cpus - 1), pid);
+  for (const pid of [simulator, process.pid]) pin(rest, pid);
+  log(`pinned: gateways (pids ${gateways.join(", ")}) on CPU ${cpus - 1}; simulator and load generators on CPU ${rest}`);
 }
 
 const loadBefore = os.loadavg()[0]!;
@@ -103,13 +121,14 @@ try {
     // A budget and limits that every request is held and counted against, and none reaches.
     const { id, key } = await createVirtualKey(child.url, { name: "bench-governed", budget_usd: 100_000, budget_period: "daily", rpm: 100_000_000, tpm: 2_000_000_000 });
     governed = { ...child, keyId: id };
-    targets.push({ name: "governed", url: `${child.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, body: uniqueRequestBodies() });
+    targets.push({ name: "governed", url: `${child.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, uniqueBodies: true });
   }
+  if (PIN) pinCpus(sim.pid, children.filter((c) => c !== sim).map((c) => c.pid));
   for (const target of targets) await check(target);
   log(`${pids.join(", ")}; warming up`);
   const served: Partial<Record<TargetName, number>> = { godotz: 1, governed: 1 };
   const count = (name: TargetName, m: Measurement) => (served[name] = (served[name] ?? 0) + m.requests);
-  for (const target of targets) count(target.name, await measure(target, { name: "saturation", label: "warm-up", options: { connections: 50, duration: 3 } }));
+  for (const target of targets) count(target.name, await measure(target, { name: "saturation", label: "warm-up", kind: "autocannon", options: { connections: 50, duration: 3 } }));
 
   const plan = loads(SECONDS, ONE_CLIENT);
   const runs: RunResults[] = [];
@@ -126,7 +145,8 @@ try {
         const m = await measure(target, load);
         results[load.name]![target.name] = m;
         count(target.name, m);
-        log(`    ${m.ok} ok, ${m.non2xx} non-2xx, ${m.errors} errors, ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms`);
+        const generator = m.sendLag ? `; ${m.connectionsOpened} connections, send lag p99 ${m.sendLag.p99.toFixed(2)} ms` : "";
+        log(`    ${m.ok} ok, ${m.non2xx} non-2xx, ${m.errors} errors, ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms${generator}`);
       }
     }
     runs.push(results);
@@ -156,7 +176,7 @@ try {
   }
   await sql.end();
 
-  const facts = { ...machineFacts(), postgres: server!.server_version, auditRows: audit!.count, godotzRequests: served.godotz ?? 0, loadBefore, loadAfter: os.loadavg()[0]! };
+  const facts = { ...machineFacts(), postgres: server!.server_version, auditRows: audit!.count, godotzRequests: served.godotz ?? 0, loadBefore, loadAfter: os.loadavg()[0]!, generator: generatorFacts(runs) };
   const names = targets.map((t) => t.name);
   const summary = summarise(runs, plan, names);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");

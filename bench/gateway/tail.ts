@@ -6,7 +6,7 @@
 //   npm run bench:gateway-tail [-- --runs=3 --requests=5000]
 import http from "node:http";
 import { startPortkey, startServe, type Child } from "./servers.ts";
-import { REQUEST_BODY } from "./load.ts";
+import { REQUEST_BODY } from "./requests.ts";
 import { freshDatabase } from "../../test/helpers/db.ts";
 
 const option = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);

@@ -15,9 +15,15 @@ export interface BatchingOptions {
  * Writes audit rows in batches off the request path (one multi-row INSERT per batch), so a
  * request never waits on the audit write. `close()` drains everything, which is how a normal
  * shutdown loses nothing. A failed batch is put back and retried on the next flush.
+ *
+ * Rows wait as their JSON text, serialised when recorded: a waiting record (request and
+ * response bodies, messages, choices: dozens of small objects) lives through a young-generation
+ * GC or two, and each of those copied every one of its objects, on the event loop, in the middle
+ * of whatever request was running; one string is copied in one piece. The flush then only joins
+ * them, instead of serialising the whole batch in one go.
  */
 export class BatchingPostgresAudit implements AuditSink {
-  private buffer: AuditRecord[] = [];
+  private buffer: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inFlight: Promise<void> = Promise.resolve();
   private readonly maxBatch: number;
@@ -37,7 +43,7 @@ export class BatchingPostgresAudit implements AuditSink {
   }
 
   record(entry: AuditRecord): void {
-    this.buffer.push(entry);
+    this.buffer.push(auditRowJson(entry));
     if (this.buffer.length > this.maxBuffered) {
       this.dropped += this.buffer.length - this.maxBuffered;
       this.buffer.splice(0, this.buffer.length - this.maxBuffered);
@@ -68,7 +74,7 @@ export class BatchingPostgresAudit implements AuditSink {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.maxBatch);
       try {
-        await insertAudit(this.sql, batch);
+        await insertAuditJson(this.sql, `[${batch.join(",")}]`);
         this.writing = true;
       } catch (error) {
         this.writing = false;
@@ -88,10 +94,19 @@ export class BatchingPostgresAudit implements AuditSink {
  */
 export async function insertAudit(sql: Sql, rows: AuditRecord[]): Promise<void> {
   if (rows.length === 0) return;
+  await insertAuditJson(sql, `[${rows.map(auditRowJson).join(",")}]`);
+}
+
+/** One record as json_populate_recordset reads it (columns by name; other keys are ignored). */
+function auditRowJson(entry: AuditRecord): string {
+  return JSON.stringify(entry);
+}
+
+async function insertAuditJson(sql: Sql, rowsJson: string): Promise<void> {
   const columns = sql.unsafe(AUDIT_COLUMNS.join(", "));
   await sql`
     INSERT INTO audit_log (${columns})
-    SELECT ${columns} FROM json_populate_recordset(NULL::audit_log, ${JSON.stringify(rows)}::text::json)
+    SELECT ${columns} FROM json_populate_recordset(NULL::audit_log, ${rowsJson}::text::json)
     ON CONFLICT (id) DO NOTHING`;
 }
 

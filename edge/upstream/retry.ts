@@ -1,4 +1,3 @@
-import pRetry, { AbortError } from "p-retry";
 import { UpstreamAttemptError } from "./send.ts";
 import { sleep } from "../../shared/sleep.ts";
 
@@ -33,40 +32,37 @@ export const gatewayRetryDefaults = { retries: 2, minTimeoutMs: 100, maxTimeoutM
 export async function withRetries<T>(attempt: (n: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const random = options.random ?? Math.random;
   const { signal } = options;
-  // p-retry counts attempts, stops on AbortError and on the signal; the delay is computed here
-  // instead of by its `retry` schedule (fixed up front) so Retry-After can stretch it and
-  // onRetry can report it. Its own waits are therefore zero.
-  return pRetry(
-    async (n) => {
-      try {
-        signal?.throwIfAborted();
-        return await attempt(n);
-      } catch (error) {
-        if (signal?.aborted) throw new AbortError(asError(signal.reason));
-        if (!options.isRetryable(error)) throw new AbortError(asError(error));
-        const asked = options.retryAfterMs?.(error);
-        if (asked !== undefined && asked > options.maxTimeoutMs) throw new AbortError(asError(error));
-        throw error;
-      }
-    },
-    {
-      retries: options.retries,
-      factor: 2,
-      minTimeout: 0,
-      maxTimeout: 0,
-      randomize: false,
-      ...(signal ? { signal } : {}),
-      onFailedAttempt: async (error) => {
-        // Out of retries: reject with this error, not p-retry's "most frequent" one.
-        if (error.retriesLeft <= 0) throw error;
-        const cap = Math.min(options.maxTimeoutMs, options.minTimeoutMs * 2 ** (error.attemptNumber - 1));
-        const backoff = Math.round(random() * cap);
-        const delayMs = Math.max(backoff, options.retryAfterMs?.(error) ?? 0);
-        options.onRetry?.(error, error.attemptNumber, delayMs);
-        await sleep(delayMs, signal);
-      },
-    },
-  );
+  // A plain loop rather than p-retry: this runs once per proxied request, and nearly always its
+  // first attempt succeeds, where p-retry's operation objects, timers and promise wrapping were a
+  // measurable share of the gateway's per-request CPU (docs/benchmarks.md, "Gateway overhead").
+  for (let n = 1; ; n++) {
+    if (signal?.aborted) throw asError(signal.reason);
+    try {
+      return await (signal ? untilAborted(attempt(n), signal) : attempt(n));
+    } catch (error) {
+      if (signal?.aborted) throw asError(signal.reason);
+      if (!options.isRetryable(error)) throw asError(error);
+      const asked = options.retryAfterMs?.(error);
+      // Out of retries, or asked to wait longer than we would: this error is the answer.
+      if (n > options.retries || (asked !== undefined && asked > options.maxTimeoutMs)) throw asError(error);
+      const cap = Math.min(options.maxTimeoutMs, options.minTimeoutMs * 2 ** (n - 1));
+      const delayMs = Math.max(Math.round(random() * cap), asked ?? 0);
+      options.onRetry?.(error, n, delayMs);
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+/** Settles as `work` does, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(asError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => (signal.removeEventListener("abort", onAbort), resolve(value)),
+      (error: unknown) => (signal.removeEventListener("abort", onAbort), reject(error)),
+    );
+  });
 }
 
 /** 5xx, timeouts and provider 429: worth another try on the same model. Bad credentials are not. */
