@@ -153,13 +153,16 @@ Host: ${os.availableParallelism()} × ${os.cpus()[0]?.model ?? "unknown"}, ${Mat
 processes (\`godotz gateway\`, the dev configuration of \`cli/dev-config.ts\`) share one Postgres
 database (budgets, holds, audit) and one Redis (limits, cache, health); a virtual key gets a daily
 budget of $${CAP}; ${REQUESTS} requests for \`glm-5.1\` (\`max_tokens: 40\`, distinct prompts; the simulator
-answers after 20 ms) are fired at once, alternating between the two gateways. Each request holds its
-worst case (prompt bound plus 40 output tokens, about $0.00017) before going upstream, so only
-about two dozen can hold at a time and the rest are refused with 429 \`budget_exceeded\`; as holds
-settle at the actual cost, later requests fit again. After the burst both gateways are stopped
-(which settles every hold and writes the audit), then the key's budget window and the audit are
-read. "spent" is the window's spent_usd; "held after" what is still reserved (0 when every hold
-settled); "audit" the sum of cost_usd over the key's 200 responses. Medians of ${RUNS} runs, then each run.
+answers after 20 ms) are fired at once, alternating between the two gateways. Each request is
+admitted at its worst case (prompt bound plus 40 output tokens, about $0.00017) on its gateway's
+slice of the budget (\`edge/budget/slices.ts\`) before going upstream; near the cap a slice is at
+most a quarter of what is left, and a request that does not fit waits for a resize of the slice
+that checks it under the budget's row lock in Postgres. Only about two dozen worst cases fit at a
+time and the rest are refused with 429 \`budget_exceeded\`; as requests settle at the actual cost
+(written with the next resize), later requests fit again. After the burst both gateways are stopped
+(which writes every settled cost and gives every slice back, and writes the audit), then the key's
+budget window and the audit are read. "spent" is the window's spent_usd; "held after" what is still reserved (0 when every slice
+was given back); "audit" the sum of cost_usd over the key's 200 responses. Medians of ${RUNS} runs, then each run.
 
 | run | fired | served | refused (by status and code) | cap | spent | spent ≤ cap | held after | audit | seconds |
 |---|---|---|---|---|---|---|---|---|---|

@@ -1,16 +1,17 @@
 // The response cache end to end, through the governed gateway (every governance step on, state in
-// the real Redis through the local Upstash REST server, budgets and audit in Postgres): a
+// the real Redis over a native connection as a Node gateway with REDIS_URL has it, or with
+// --store=rest through the local Upstash REST server as the Worker reaches it; budgets and audit in Postgres): a
 // repeated-prompt workload, half the requests repeating an earlier prompt, at temperature 0.
 // Hit rate from the gateway's x-godotz-cache header against the theoretical maximum, and the
 // latency of hits as the client sees them; median of RUNS runs, each with a fresh virtual key
 // (the cache is partitioned per key, so each run starts cold).
-//   npm run bench:cache-gateway [-- --runs=3 --distinct=1000 --repeats=1000 --no-write]
+//   npm run bench:cache-gateway [-- --runs=3 --distinct=1000 --repeats=1000 --store=native|rest --no-write]
 // Figures go to docs/benchmarks.md, section "Response cache through the gateway".
 import http from "node:http";
 import os from "node:os";
 import { freshDatabase } from "../../test/helpers/db.ts";
 import { startLocalUpstash } from "../../edge/store/local-upstash.ts";
-import { connectRedis } from "../../edge/store/redis.ts";
+import { NativeRedis } from "../../edge/store/native-redis.ts";
 import { startServe, type Child } from "../gateway/servers.ts";
 import { replaceSection } from "../gateway/report.ts";
 import { median, percentile, random, repeatedPromptWorkload, type Workload } from "../cache/workload.ts";
@@ -20,6 +21,8 @@ const RUNS = arg("runs", 3);
 const DISTINCT = arg("distinct", 1000);
 const REPEATS = arg("repeats", 1000);
 const WRITE = !process.argv.includes("--no-write");
+const STORE = process.argv.find((a) => a.startsWith("--store="))?.split("=")[1] ?? "native";
+if (STORE !== "native" && STORE !== "rest") throw new Error(`--store is native or rest, not "${STORE}"`);
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const MASTER_KEY = "gdzm_bench_" + crypto.randomUUID();
 const HEADING = "## Response cache through the gateway";
@@ -93,11 +96,12 @@ const loadBefore = os.loadavg()[0]!;
 const children: Child[] = [];
 const db = await freshDatabase("godotz_bench_cache");
 const namespace = `godotz-bench-cache-${crypto.randomUUID()}`;
-const upstash = await startLocalUpstash({ redisUrl: REDIS_URL });
+const upstash = STORE === "rest" ? await startLocalUpstash({ redisUrl: REDIS_URL }) : undefined;
 try {
   const sim = await startServe(["simulator"]);
   children.push(sim);
-  const env = { GODOTZ_MASTER_KEY: MASTER_KEY, UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token, GODOTZ_REDIS_NAMESPACE: namespace };
+  const store: Record<string, string> = upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : { REDIS_URL };
+  const env = { GODOTZ_MASTER_KEY: MASTER_KEY, GODOTZ_REDIS_NAMESPACE: namespace, ...store };
   const gateway = await startServe(["governed", sim.url, db.url], env);
   children.push(gateway);
   const url = `${gateway.url}/v1/chat/completions`;
@@ -121,9 +125,9 @@ try {
   const missed = runs.flatMap((r) => r.missedRepeats);
   const section = `${HEADING}
 
-**Command** (starts the simulator, the local Upstash REST server in front of the Redis at
-\`TEST_REDIS_URL\` or \`redis://127.0.0.1:6379\`, and the governed gateway of "Gateway with
-governance on" on a fresh database on the Postgres at \`TEST_DATABASE_URL\` or
+**Command** (starts the simulator and the governed gateway of "Gateway with governance on", which
+reaches the Redis at \`TEST_REDIS_URL\` or \`redis://127.0.0.1:6379\` over ${STORE === "rest" ? "the local Upstash REST server (`--store=rest`)" : "one native connection (`REDIS_URL`, as a Node gateway does; `--store=rest` puts the local Upstash REST server in between, as on a Worker)"},
+on a fresh database on the Postgres at \`TEST_DATABASE_URL\` or
 \`postgres://postgres@127.0.0.1:5432/postgres\`; about a minute):
 
 \`\`\`
@@ -137,7 +141,7 @@ Host: ${os.availableParallelism()} × ${os.cpus()[0]?.model ?? "unknown"}, ${Mat
 generator and seed: ${DISTINCT.toLocaleString("en-US")} distinct prompts once each and ${REPEATS.toLocaleString("en-US")} repeats of prompts seen earlier, interleaved at
 random, each repeat after its first occurrence; temperature 0; every other request streamed), sent
 over HTTP to the governed gateway (\`bench/gateway/serve.ts governed\`: cache, rate limits, budget
-hold, concurrency slots, health ordering in Redis and Postgres, audit on) by one client over one
+hold, concurrency slots, health ordering in Redis, budget slices and audit in Postgres) by one client over one
 kept-alive connection, each request sent when the previous answer has been read to its end.
 Each run uses a new virtual key, so it starts with an empty cache (answers are cached per key). A
 request counts as a hit or a miss by the \`x-godotz-cache\` header of its answer; the theoretical
@@ -153,14 +157,11 @@ runs after a 400-request warm-up on another key.
   if (WRITE) await replaceSection(HEADING, section);
 } finally {
   for (const child of children.reverse()) await child.stop();
-  const redis = connectRedis({ UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token })!;
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, { match: `${namespace}:*`, count: 1000 });
-    if (keys.length) await redis.del(...keys);
-    cursor = String(next);
-  } while (cursor !== "0");
-  await upstash.close();
+  const redis = new NativeRedis(REDIS_URL);
+  const keys = await redis.keys(`${namespace}:*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  await redis.close();
+  await upstash?.close();
   await db.drop();
   agent.destroy();
 }

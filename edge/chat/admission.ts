@@ -9,6 +9,52 @@ import { cacheKey } from "../cache/key.ts";
 import { CacheUnavailableError, type CachedAnswer } from "../cache/store.ts";
 import { storeUnavailable } from "../governance/unavailable.ts";
 import { estimateTokens } from "./accumulate.ts";
+import { holdBudget, type RequestBudget } from "../budget/hold.ts";
+import type { Lease } from "../limits/concurrency.ts";
+import { healthOrder, takeSlot } from "./attempts.ts";
+
+export interface Admission {
+  budget: RequestBudget;
+  /** The candidates in the order to try them. */
+  ordered: ResolvedModel[];
+  /** The slot of the first of them, already asked for (when it is the model asked for). */
+  firstSlot?: Promise<Lease | undefined>;
+}
+
+/**
+ * Rate limits, the budget hold, the health order and a slot on the model asked for, all at once:
+ * none depends on another's answer, so a request waits on one round trip to the stores instead of
+ * four in a row (with the native Redis client, commands of the same tick share one pipeline).
+ * The first refusal, in that order, is the answer, and what the others took is given back: the
+ * hold released, the slot released or its wait abandoned. A rate-limit charge is not refunded
+ * when the budget refuses (as before), and a half-open model's probe lease taken by the health
+ * order of a refused request lapses on its own. The slot is speculative: when health puts
+ * another model first, it is given back and the attempts take their own.
+ */
+export async function admit(deps: GatewayDeps, c: Context<GatewayEnv>, req: ChatCompletionRequest, candidates: ResolvedModel[]): Promise<Admission> {
+  const primary = candidates[0]!;
+  const giveUp = new AbortController();
+  const slot = takeSlot(deps, c, primary, giveUp.signal);
+  slot.catch(() => {}); // read where the slot is used, or dropped with it
+  const dropSlot = () => {
+    giveUp.abort();
+    slot.then((lease) => void lease?.release(), () => {});
+  };
+  const [rate, held, order] = await Promise.allSettled([checkRateLimits(deps, c, req, primary), holdBudget(deps, c.get("key"), req, candidates), healthOrder(deps, candidates)]);
+  const refusal = [rate, held, order].find((r) => r.status === "rejected");
+  if (refusal) {
+    dropSlot();
+    if (held.status === "fulfilled") held.value.settle(undefined, 0);
+    throw refusal.reason;
+  }
+  const budget = (held as PromiseFulfilledResult<RequestBudget>).value;
+  const ordered = (order as PromiseFulfilledResult<ResolvedModel[]>).value;
+  if (ordered[0] !== primary) {
+    dropSlot();
+    return { budget, ordered };
+  }
+  return { budget, ordered, firstSlot: slot };
+}
 
 /**
  * Requests and tokens per minute, per key and per model. Tokens are counted up front as the

@@ -13,7 +13,7 @@ import { streamChat } from "./stream.ts";
 import type { Finish } from "./finish.ts";
 
 /**
- * Tries the candidates in order of health (FR-L2-006): on each, takes a concurrency slot, sends
+ * Tries the candidates, already in order of health (healthOrder; FR-L2-006): on each, takes a concurrency slot, sends
  * with retries (exponential backoff with jitter on 5xx, timeouts and provider 429), and records
  * every attempt in the shared health book. The first model that answers wins.
  */
@@ -24,13 +24,15 @@ export async function tryCandidates(
   candidates: ResolvedModel[],
   outputBound: (model: ResolvedModel) => ChatCompletionRequest,
   finish: Finish,
+  /** The first candidate's slot, when admission already asked for it. */
+  firstSlot?: Promise<Lease | undefined>,
 ): Promise<Response> {
   const stream = req.stream === true;
   let lastError: GatewayError | undefined;
-  for (const model of await healthOrder(deps, candidates)) {
+  for (const [i, model] of candidates.entries()) {
     let lease: Lease | undefined;
     try {
-      lease = await takeSlot(deps, c, model);
+      lease = await (i === 0 && firstSlot ? firstSlot : takeSlot(deps, c, model));
     } catch (error) {
       if (!(error instanceof ConcurrencyRefusedError)) throw error;
       lastError = new GatewayError(429, "rate_limit_error", "rate_limited", `Model ${model.name} is at its concurrency limit of ${error.cap} (${error.reason === "queue_full" ? "queue full" : `waited ${error.waitedMs} ms`})`, null, { "retry-after": "1" });
@@ -65,7 +67,8 @@ export async function tryCandidates(
   throw lastError ?? upstreamError(502, "no model could answer");
 }
 
-async function healthOrder(deps: GatewayDeps, candidates: ResolvedModel[]): Promise<ResolvedModel[]> {
+/** The candidates in the order to try them, by the shared health book. */
+export async function healthOrder(deps: GatewayDeps, candidates: ResolvedModel[]): Promise<ResolvedModel[]> {
   if (candidates.length < 2) return candidates;
   try {
     const order = await deps.governance.health.order(candidates.map((m) => m.name));
@@ -77,7 +80,8 @@ async function healthOrder(deps: GatewayDeps, candidates: ResolvedModel[]): Prom
   }
 }
 
-async function takeSlot(deps: GatewayDeps, c: Context<GatewayEnv>, model: ResolvedModel): Promise<Lease | undefined> {
+/** A concurrency slot on the model; `giveUp` abandons the wait (the client's disconnect always does). */
+export async function takeSlot(deps: GatewayDeps, c: Context<GatewayEnv>, model: ResolvedModel, giveUp?: AbortSignal): Promise<Lease | undefined> {
   const cap = model.config.max_concurrency ?? DEFAULT_MODEL_CONCURRENCY[model.name];
   if (!cap) return undefined;
   try {
@@ -85,7 +89,7 @@ async function takeSlot(deps: GatewayDeps, c: Context<GatewayEnv>, model: Resolv
       model: model.name,
       cap,
       keyId: c.get("key").id,
-      signal: c.req.raw.signal,
+      signal: giveUp ? AbortSignal.any([c.req.raw.signal, giveUp]) : c.req.raw.signal,
       maxWaitMs: deps.config.limits.max_wait_ms,
       maxQueue: deps.config.limits.max_queue,
     });

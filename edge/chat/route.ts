@@ -6,17 +6,17 @@ import { readBody } from "../request/body.ts";
 import type { ResolvedModel } from "../routing/resolve.ts";
 import { GatewayError } from "../errors.ts";
 import { baseAuditRecord } from "../audit/from-context.ts";
-import { holdBudget, type RequestBudget } from "../budget/hold.ts";
+import type { RequestBudget } from "../budget/hold.ts";
 import { replayResponse } from "../cache/replay.ts";
 import { candidateModels } from "./candidates.ts";
-import { checkRateLimits, lookupCache, type CacheLookup } from "./admission.ts";
+import { admit, lookupCache, type CacheLookup } from "./admission.ts";
 import { tryCandidates } from "./attempts.ts";
 import type { Finish } from "./finish.ts";
 
 /**
  * POST /v1/chat/completions. In order: validate, route (fallbacks, vision), answer from the cache
- * when allowed, rate limits, budget hold, then the candidates by health with concurrency slots
- * and retries. Whatever happens, the call is audited once.
+ * when allowed, admission (rate limits, budget hold, health order and the first slot, at once),
+ * then the candidates in that order with concurrency slots and retries. Whatever happens, the call is audited once.
  */
 export async function handleChat(c: Context<GatewayEnv>, deps: GatewayDeps): Promise<Response> {
   let req: ChatCompletionRequest | undefined;
@@ -29,10 +29,9 @@ export async function handleChat(c: Context<GatewayEnv>, deps: GatewayDeps): Pro
     const cached = await lookupCache(deps, c, req);
     c.set("cache", cached.state);
     if (cached.state === "hit") return answerFromCache(c, deps, req, cached.answer);
-    await checkRateLimits(deps, c, req, candidates[0]!);
-    const budget = await holdBudget(deps, c.get("key"), req, candidates);
+    const { budget, ordered, firstSlot } = await admit(deps, c, req, candidates);
     try {
-      return await tryCandidates(c, deps, req, candidates, (model) => boundedOutput(req!, model, budget), finisher(deps, budget, cached));
+      return await tryCandidates(c, deps, req, ordered, (model) => boundedOutput(req!, model, budget), finisher(deps, budget, cached), firstSlot);
     } catch (error) {
       budget.settle(undefined, 0);
       throw error;

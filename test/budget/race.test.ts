@@ -73,7 +73,7 @@ test(`${REQUESTS} concurrent requests across two gateway processes never overrun
     const [window] = await sql<{ spent: string; reserved: string }[]>`SELECT spent_usd AS spent, reserved_usd AS reserved FROM budget_windows WHERE budget_id = ${`key:${id}`}`;
     const [audit] = await sql<{ n: string; cost: string }[]>`SELECT count(*) AS n, coalesce(sum(cost_usd), 0) AS cost FROM audit_log WHERE key_id = ${id} AND status = 200`;
     const spent = Number(window!.spent);
-    console.log(`budget race: fired ${REQUESTS}, served ${served}, refused ${refused.length}, cap $${CAP}, spent $${spent.toFixed(6)}`);
+    console.log(`budget race: fired ${REQUESTS}, served ${served}, refused ${refused.length}, cap $${CAP}, spent $${spent.toFixed(10)}, audit $${Number(audit!.cost).toFixed(10)} (${audit!.n} rows), held after $${Number(window!.reserved).toFixed(10)}`);
     assert.ok(spent <= CAP, `spent ${spent} > cap ${CAP}`);
     assert.equal(Number(window!.reserved), 0, "every hold settled");
     assert.equal(Number(audit!.n), served);

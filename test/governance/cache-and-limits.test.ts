@@ -103,3 +103,19 @@ test("a greedy key cannot starve another on a model with a concurrency cap; past
     stack.simulator.reset();
   }
 });
+
+test("a request refused by its rate limit gives back the concurrency slot admission took for it", async () => {
+  // Admission asks for the slot at the same time as the rate limits; glm-4.7 has 2 slots, so two
+  // refusals that kept theirs (for the 15 s of a lease) would make the next request wait out
+  // max_wait_ms and get a 429.
+  const limited = (await (await stack.admin("POST", "/keys", { name: "one-a-minute", rpm: 1 })).json()) as { key: string };
+  const client = new OpenAI({ apiKey: limited.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  await client.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: "the one" }] });
+  for (let i = 0; i < 6; i++) {
+    await assert.rejects(client.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `refused ${i}` }] }), (e: unknown) => e instanceof OpenAI.RateLimitError && e.code === "rate_limited");
+  }
+  const other = (await (await stack.admin("POST", "/keys", { name: "after-refusals" })).json()) as { key: string };
+  const otherClient = new OpenAI({ apiKey: other.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  // Both need a slot at once: with a slot kept by a refusal, one waits out max_wait_ms and gets a 429.
+  await Promise.all([0, 1].map((i) => otherClient.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `after ${i}` }] })));
+});
