@@ -3,7 +3,9 @@
 // swarms: a supervisor routing through 50 workers (101 steps), and a supervisor with 20 workers
 // (41 steps). Each step's overhead is the time between it and the step before minus the time its
 // model call spent in the gateway; p50/p99 over all steps, median over RUNS runs.
-// Run: npm run bench:swarm (not in CI; run it on a quiet machine).
+// Also counted: socket writes to Postgres per step (round trips, roughly), which load does not move.
+// Run: npm run bench:swarm (not in CI; run it on a quiet machine). BENCH_RUNS=n for n runs.
+import net from "node:net";
 import { MemorySaver } from "@langchain/langgraph";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { openDatabase } from "../../shared/db/connect.ts";
@@ -13,7 +15,7 @@ import { swarmSchema } from "../../workers/swarm/spec/schema.ts";
 import type { LoadedSwarm } from "../../workers/swarm/spec/load.ts";
 import { startStack } from "../../test/helpers/stack.ts";
 
-const RUNS = 5;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 // The agents call the simulator directly (its OpenAI API), so the gateway's own work (audit,
 // budgets, in this same process) is not counted as the runtime's; bench:gateway measures that.
 // BENCH_VIA_GATEWAY=1 sends them through the gateway instead.
@@ -37,6 +39,16 @@ const postgresSaver = PostgresSaver.fromConnString(stack.databaseUrl);
 await postgresSaver.setup();
 const checkpointer = process.env.BENCH_CHECKPOINTER === "memory" ? new MemorySaver() : postgresSaver;
 
+// Socket writes to Postgres (the runtime's and the checkpointer's pools): one per round trip or
+// more, a measure of the SQL work per step that the machine's load does not move.
+const PG_PORT = Number(new URL(stack.databaseUrl).port || 5432);
+let pgWrites = 0;
+const socketWrite = net.Socket.prototype.write;
+net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typeof socketWrite>) {
+  if (this.remotePort === PG_PORT) pgWrites++;
+  return socketWrite.apply(this, args);
+} as typeof socketWrite;
+
 // Model-call time, measured around each chat completion the runtime sends.
 const calls: { start: number; end: number }[] = [];
 const realFetch = globalThis.fetch;
@@ -50,9 +62,10 @@ globalThis.fetch = async (input, init) => {
   return new Response(body, { status: response.status, headers: response.headers });
 };
 
-async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number }> {
+async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number; writes: number }> {
   const { runId } = await requestRun(sql, { loaded, input: "bench", trigger: "api" });
   calls.length = 0;
+  const writes0 = pgWrites;
   const finished: number[] = [];
   const t0 = performance.now();
   const outcome = await executeRun(
@@ -67,7 +80,7 @@ async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: nu
     return end - start - model;
   });
   const modelMs = calls.reduce((ms, c) => ms + (c.end - c.start), 0);
-  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs };
+  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs, writes: pgWrites - writes0 };
 }
 
 const results: string[] = [];
@@ -75,7 +88,10 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
   await once(loaded); // warm-up: connections, JIT
   const p50s: number[] = [];
   const p99s: number[] = [];
+  const laterP99s: number[] = [];
+  const firsts: number[] = [];
   const means: number[] = [];
+  const writes: number[] = [];
   let steps = 0;
   for (let r = 0; r < RUNS; r++) {
     const run = await once(loaded);
@@ -83,11 +99,21 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
     steps = run.steps;
     p50s.push(percentile(sorted, 50));
     p99s.push(percentile(sorted, 99));
+    // The first step's time also holds the run's start (its claim and events, the model list, the
+    // graph's compile and checkpoint read): shown apart, and the steps after it on their own.
+    firsts.push(run.overheads[0]!);
+    laterP99s.push(percentile(run.overheads.slice(1).sort((a, b) => a - b), 99));
     means.push((run.totalMs - run.modelMs) / run.steps);
+    writes.push(run.writes / run.steps);
   }
-  results.push(`${label}: ${steps} steps; overhead per step (median of ${RUNS} runs): p50 ${median(p50s).toFixed(2)} ms, p99 ${median(p99s).toFixed(2)} ms, mean ${median(means).toFixed(2)} ms`);
+  results.push(
+    `${label}: ${steps} steps; overhead per step (median of ${RUNS} runs): p50 ${median(p50s).toFixed(2)} ms, p99 ${median(p99s).toFixed(2)} ms, mean ${median(means).toFixed(2)} ms; ` +
+      `first step (with the run's start) ${median(firsts).toFixed(2)} ms, p99 of the steps after it ${median(laterP99s).toFixed(2)} ms; ` +
+      `Postgres socket writes per step ${median(writes).toFixed(1)}`,
+  );
 }
 globalThis.fetch = realFetch;
+net.Socket.prototype.write = socketWrite;
 console.log(results.join("\n"));
 await postgresSaver.end();
 await sql.end();

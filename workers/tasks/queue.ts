@@ -1,6 +1,6 @@
 import type { Sql } from "../../shared/db/connect.ts";
 import { InvalidTransitionError, LeaseLostError, TaskNotReadyError } from "./errors.ts";
-import { TASK_COLUMNS, filters } from "./sql.ts";
+import { TASK_COLUMNS, claimReady, closeClaimed, filters } from "./sql.ts";
 import { claimOptions, parseInput, taskFilter, taskId, type ClaimOptions, type Task, type TaskFilter } from "./schema.ts";
 import { getTask } from "./records.ts";
 
@@ -55,23 +55,14 @@ export async function claimTask(sql: Sql, id: string, options: ClaimOptions): Pr
   parseInput(taskId, id, `task id "${id}"`);
   const o = parseInput(claimOptions, options);
   await reapExpired(sql);
-  // A concurrent claimer of the same row waits for ours and then fails the status recheck.
-  const [row] = await sql<Task[]>`
-    UPDATE tasks t SET status = 'in_progress', claimed_by = ${o.worker}, attempts = attempts + 1,
-      lease_expires_at = now() + make_interval(secs => ${o.leaseSeconds}), started_at = now(), updated_at = now()
-    WHERE t.id = ${id} AND t.status = 'open' AND t.blocker_count = 0
-    RETURNING ${sql(TASK_COLUMNS)}`;
+  const [row] = await claimReady(sql, id, o);
   return row;
 }
 
 /** The claimer finishes a task with its result. Completing twice is a no-op that returns the stored task. */
 export async function completeTask(sql: Sql, id: string, worker: string, result: unknown = null): Promise<Task> {
   parseInput(taskId, id, `task id "${id}"`);
-  const [row] = await sql<Task[]>`
-    UPDATE tasks SET status = 'closed', result = ${sql.json(toJson(result))}, error = NULL, lease_expires_at = NULL,
-      closed_at = now(), updated_at = now()
-    WHERE id = ${id} AND status = 'in_progress' AND claimed_by = ${worker}
-    RETURNING ${sql(TASK_COLUMNS)}`;
+  const [row] = await closeClaimed(sql, id, worker, result);
   if (row) return row;
   const task = await getTask(sql, id);
   if (task.status === "closed" && task.claimed_by === worker) return task;
@@ -121,9 +112,3 @@ export async function runTask<R>(sql: Sql, id: string, options: ClaimOptions, fn
   const task = await completeTask(sql, id, worker, result);
   return { ran: true, task, result: task.result as R };
 }
-
-/** jsonb has no `undefined`; a result is stored as the JSON it would serialise to. */
-function toJson(value: unknown): JsonValue {
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as JsonValue);
-}
-type JsonValue = Parameters<Sql["json"]>[0];

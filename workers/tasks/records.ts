@@ -1,7 +1,7 @@
 import type { Sql } from "../../shared/db/connect.ts";
 import { newTaskId } from "./ids.ts";
 import { TaskNotFoundError } from "./errors.ts";
-import { TASK_COLUMNS, filters, isPgError } from "./sql.ts";
+import { TASK_COLUMNS, claimReady, filters, insertTask, isPgError } from "./sql.ts";
 import {
   claimOptions, createTaskInput, parseInput, taskFilter, taskId, updateTaskInput,
   type ClaimOptions, type CreateTaskInput, type DependencyType, type Task, type TaskFilter, type TaskStatus, type UpdateTaskInput,
@@ -25,11 +25,9 @@ const LONGEST_ID = 12;
 /**
  * Creates a task and its dependencies in one transaction. With an idempotency key already used,
  * returns the task that key created instead (`created: false`), so a retried request makes one task.
- */
-/**
- * Creates a task. With `claimFor`, a new task that nothing blocks is claimed in the same
- * transaction, so it is never seen as ready and no other claimer can take it (the swarm runtime's
- * steps, which belong to their run from the start).
+ * With `claimFor`, a new task that nothing blocks is claimed in the same transaction, so it is
+ * never seen as ready and no other claimer can take it (the swarm runtime's steps, which belong to
+ * their run from the start).
  */
 export async function createTask(sql: Sql, input: CreateTaskInput, claimFor?: ClaimOptions): Promise<{ task: Task; created: boolean }> {
   const i = parseInput(createTaskInput, input);
@@ -47,23 +45,14 @@ export async function createTask(sql: Sql, input: CreateTaskInput, claimFor?: Cl
           const missing = [...deps.keys()].find((id) => !found.has(id));
           if (missing) throw new TaskNotFoundError(missing);
         }
-        const [row] = await tx<Task[]>`
-          INSERT INTO tasks (id, title, description, issue_type, priority, assignee, labels, estimated_minutes, swarm, run_id, idempotency_key)
-          VALUES (${newTaskId(length)}, ${i.title}, ${i.description}, ${i.issue_type}, ${i.priority}, ${i.assignee ?? null},
-                  ${i.labels}::text[], ${i.estimated_minutes ?? null}, ${i.swarm ?? null}, ${i.run_id ?? null}, ${i.idempotency_key ?? null})
-          ON CONFLICT (id) DO NOTHING
-          RETURNING ${tx(TASK_COLUMNS)}`;
+        const [row] = await insertTask(tx, newTaskId(length), i, "id");
         if (!row) return undefined; // the random id was taken: try again, one character longer
         // A brand-new task has no dependents yet, so none of these edges can close a cycle.
         for (const [dependsOn, type] of deps) {
           await tx`INSERT INTO task_dependencies (issue_id, depends_on_id, type) VALUES (${row.id}, ${dependsOn}, ${type})`;
         }
         if (!claim) return row;
-        const [claimed] = await tx<Task[]>`
-          UPDATE tasks SET status = 'in_progress', claimed_by = ${claim.worker}, attempts = attempts + 1,
-            lease_expires_at = now() + make_interval(secs => ${claim.leaseSeconds}), started_at = now(), updated_at = now()
-          WHERE id = ${row.id} AND status = 'open' AND blocker_count = 0
-          RETURNING ${tx(TASK_COLUMNS)}`;
+        const [claimed] = await claimReady(tx, row.id, claim);
         return claimed ?? row;
       });
       if (task) return { task, created: true };

@@ -12,12 +12,28 @@ export async function recordRunEvent(sql: Sql | postgres.TransactionSql, event: 
 
 /** Several events in one statement, in order (one round trip on a step's hot path). */
 export async function recordRunEvents(sql: Sql | postgres.TransactionSql, events: Omit<RunEvent, "at">[]): Promise<void> {
-  const at = new Date().toISOString();
-  const rows = events.map((event) => {
-    const payload = runEvent.parse({ ...event, ...(event.error ? { error: event.error.slice(0, 2000) } : {}), at });
-    return { run_id: payload.run_id, payload: sql.json(payload as unknown as postgres.JSONValue) };
-  });
+  const rows = events.map((event) => ({ run_id: event.run_id, payload: sql.json(runEventPayload(event)) }));
   if (rows.length) await sql`INSERT INTO run_events ${sql(rows, "run_id", "payload")}`;
+}
+
+/**
+ * The INSERT of events, in order, written only if `when` (a SQL condition) holds when it runs:
+ * built but not sent, for a caller that sends it with other statements of its transaction or
+ * nests it in its own statement.
+ */
+export function insertRunEventsWhen(sql: Sql, events: Omit<RunEvent, "at">[], when: postgres.PendingQuery<postgres.Row[]>) {
+  const runIds = events.map((event) => event.run_id);
+  const payloads = events.map((event) => JSON.stringify(runEventPayload(event)));
+  return sql`
+    INSERT INTO run_events (run_id, payload)
+    SELECT e.run_id, e.payload::jsonb FROM unnest(${runIds}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(run_id, payload, n)
+    WHERE ${when} ORDER BY e.n`;
+}
+
+/** An event as the outbox stores it, stamped now; throws if it breaks the schema. */
+export function runEventPayload(event: Omit<RunEvent, "at">): postgres.JSONValue {
+  const at = new Date().toISOString();
+  return runEvent.parse({ ...event, ...(event.error ? { error: event.error.slice(0, 2000) } : {}), at }) as unknown as postgres.JSONValue;
 }
 
 const RELAY_LOCK = 7_414_304;

@@ -4,10 +4,10 @@ import { TaskStore } from "../../tasks/store.ts";
 import type { LoadedSwarm } from "../spec/load.ts";
 import { swarmSchema } from "../spec/schema.ts";
 import { claimRun, finishRun, getRun, renewLease, type RunStatus } from "../runs/store.ts";
-import { recordRunEvent } from "./events.ts";
+import { recordRunEvent, recordRunEvents } from "./events.ts";
 import { modelsByFamily, type GatewayTarget } from "./gateway.ts";
 import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
-import { RunStopped, type Progress, type RunContext } from "./steps.ts";
+import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
 
 export interface ExecutorDeps {
   sql: Sql;
@@ -52,8 +52,8 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
     return { runId, status: now.status, output: now.output, error: now.error, executed: false };
   }
   const runBase = { swarm: row.swarm, run_id: runId, step: null, agent: null, task_id: null };
-  if (row.attempts === 1) await recordRunEvent(deps.sql, { ...runBase, type: "created" });
-  await recordRunEvent(deps.sql, { ...runBase, type: "started", attempt: row.attempts });
+  const started = { ...runBase, type: "started" as const, attempt: row.attempts };
+  await recordRunEvents(deps.sql, row.attempts === 1 ? [{ ...runBase, type: "created" }, started] : [started]);
   const finish = async (status: "completed" | "failed" | "cancelled", output: string | null, error: string | null): Promise<RunOutcome> => {
     if (status === "cancelled") await cancelOpenSteps(deps.sql, runId);
     if (await finishRun(deps.sql, runId, deps.worker, { status, output, error })) {
@@ -93,10 +93,8 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       minBackoffMs: deps.minBackoffMs,
       beforeStep: async () => {
         if (draining()) throw new RunStopped("drain", "the worker is stopping");
-        const check = await boundaryCheck(deps.sql, runId, row.swarm, loaded.spec.budget);
-        if (check.cancelled) throw new RunStopped("cancelled", "cancelled by request");
-        if (check.overBudget) throw new RunStopped("budget", check.overBudget);
       },
+      boundary: runBoundary(runId, row.swarm, loaded.spec.budget),
     };
     const graph = compileSwarmGraph(ctx, loaded, deps.checkpointer);
     const config = { configurable: { thread_id: runId }, recursionLimit: recursionLimit(loaded) };
@@ -108,11 +106,15 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
     const before = await graph.getState(config);
     const begun = before.values && (before.values as Partial<SwarmStateValue>).input !== undefined;
     if (!begun || before.next.length > 0) {
-      // "async" durability: a checkpoint is written while the next step runs. A step whose
-      // checkpoint was lost in a crash is re-run by LangGraph, and its durable step tasks hand back
-      // their stored results, so no model call is repeated for it.
-      const stream = await graph.stream(begun ? null : { input: row.input }, { ...config, streamMode: "updates", durability: "async", signal: stop });
-      // Cancellation, draining and the budget are checked before each step (ctx.beforeStep).
+      // "exit" durability: the checkpoint is written when the graph stops (finished, failed, or
+      // stopped at a boundary), not after every step; per step it cost more than the rest of the
+      // runtime (two transactions, about fifty socket writes; docs/benchmarks.md). The step tasks
+      // are the exactly-once record, not the checkpoint: after a crash the run replays from its
+      // last checkpoint (its start, or where a drain stopped it), each finished step handing back
+      // its stored result in one round trip, so no finished step calls its model again. The
+      // graph is a function of the input and those results, so the replay takes the same path.
+      const stream = await graph.stream(begun ? null : { input: row.input }, { ...config, streamMode: "updates", durability: "exit", signal: stop });
+      // Draining is checked before each step (ctx.beforeStep), cancellation and the budget as it opens (ctx.boundary).
       for await (const _update of stream) if (stop.aborted) throw new Released("lost the lease");
     }
     const values = (await graph.getState(config)).values as SwarmStateValue;
@@ -144,30 +146,36 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
  * overshoot by one step; the gateway's key budgets are the hard limit.
  */
 async function budgetExceeded(sql: Sql, runId: string, swarm: string, budget: Budget): Promise<string | undefined> {
-  const scope =
-    budget.period === "run"
-      ? sql`run_id = ${runId}`
-      : sql`swarm = ${swarm} AND created_at >= date_trunc(${budget.period === "daily" ? "day" : "month"}, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
-  const [row] = await sql<{ spent: number }[]>`
-    SELECT coalesce(sum((result->>'cost_usd')::float8), 0)::float8 AS spent FROM tasks WHERE ${scope} AND status = 'closed'`;
+  const [row] = await sql<{ spent: number }[]>`${spentQuery(sql, runId, swarm, budget)}`;
   const spent = row?.spent ?? 0;
   return spent > budget.usd ? overBudgetMessage(budget, spent) : undefined;
 }
 
-/** One query per step boundary: was the run cancelled, and (with a `run` budget) is the budget spent? */
-async function boundaryCheck(sql: Sql, runId: string, swarm: string, budget: Budget | undefined): Promise<{ cancelled: boolean; overBudget?: string }> {
-  if (budget && budget.period !== "run") {
-    const [row] = await sql<{ cancel_requested_at: Date | null }[]>`SELECT cancel_requested_at FROM swarm_runs WHERE id = ${runId}`;
-    return { cancelled: row?.cancel_requested_at != null, overBudget: await budgetExceeded(sql, runId, swarm, budget) };
-  }
-  const [row] = await sql<{ cancel_requested_at: Date | null; spent: number }[]>`
-    SELECT r.cancel_requested_at,
-      ${budget ? sql`(SELECT coalesce(sum((result->>'cost_usd')::float8), 0)::float8 FROM tasks WHERE run_id = ${runId} AND status = 'closed')` : sql`0::float8`} AS spent
-    FROM swarm_runs r WHERE r.id = ${runId}`;
-  const spent = row?.spent ?? 0;
+/** What the budget's scope has spent so far: one row, `spent`. */
+function spentQuery(sql: Sql, runId: string, swarm: string, budget: Budget) {
+  const scope =
+    budget.period === "run"
+      ? sql`run_id = ${runId}`
+      : sql`swarm = ${swarm} AND created_at >= date_trunc(${budget.period === "daily" ? "day" : "month"}, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+  return sql`SELECT coalesce(sum((result->>'cost_usd')::float8), 0)::float8 AS spent FROM tasks WHERE ${scope} AND status = 'closed'`;
+}
+
+/**
+ * The check at each step boundary, made by the statement that opens the step (durableStep): was
+ * the run cancelled, and is the swarm's budget spent? One row either way.
+ */
+function runBoundary(runId: string, swarm: string, budget: Budget | undefined): StepBoundary {
   return {
-    cancelled: row?.cancel_requested_at != null,
-    ...(budget && spent > budget.usd ? { overBudget: overBudgetMessage(budget, spent) } : {}),
+    query: (sql) => sql`
+      SELECT CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                  WHEN ${budget ? sql`s.spent > ${budget.usd}::float8` : sql`false`} THEN 'budget' END AS stop,
+        s.spent
+      FROM swarm_runs r, LATERAL (${budget ? spentQuery(sql, runId, swarm, budget) : sql`SELECT 0::float8 AS spent`}) s
+      WHERE r.id = ${runId}`,
+    verdict: (row) =>
+      budget && row.stop === "budget"
+        ? new RunStopped("budget", overBudgetMessage(budget, row.spent as number))
+        : new RunStopped("cancelled", "cancelled by request"),
   };
 }
 
