@@ -3,9 +3,10 @@ import { Command, Option } from "commander";
 import { openDatabase, type Sql } from "../shared/db/connect.ts";
 import { migrate } from "../shared/db/migrate.ts";
 import { renderRunGraph, runDetails } from "../workers/swarm/runs/details.ts";
-import { listRuns, requestCancel, RUN_STATUSES, RunNotFoundError, type RunStatus } from "../workers/swarm/runs/store.ts";
+import { listRuns, RUN_STATUSES, RunNotFoundError, type RunStatus } from "../workers/swarm/runs/store.ts";
 import { databaseUrl } from "./database.ts";
 import { CliError } from "./errors.ts";
+import { cancelRun, temporalRunsFrom, watchesOnTemporal, watchTemporalRun } from "./runs-temporal.ts";
 
 /** Opens the database for one command and maps a missing run to a clear CLI error. */
 export async function withRunsDatabase<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
@@ -56,7 +57,18 @@ export function runsCommand(): Command {
     .action(async (id: string, o: { json?: boolean; watch?: boolean; interval: number }) => {
       checkRunId(id);
       await withRunsDatabase(async (sql) => {
-        if (o.watch) return watch(sql, id, o.interval, o.json === true);
+        if (o.watch) {
+          // A Temporal run is drawn from its workflow's progress query, when the cluster is configured.
+          const temporal = temporalRunsFrom();
+          if (!(await watchesOnTemporal(sql, id, temporal, (line) => console.error(line))) || !temporal) return watch(sql, id, o.interval, o.json === true);
+          const runs = await temporal();
+          try {
+            await watchTemporalRun(runs, id, { intervalMs: o.interval, json: o.json === true, clear: process.stdout.isTTY === true });
+          } finally {
+            await runs.close();
+          }
+          return;
+        }
         const details = await runDetails(sql, id);
         if (o.json) return console.log(JSON.stringify(details, null, 2));
         console.log(renderRunGraph(details));
@@ -67,14 +79,15 @@ export function runsCommand(): Command {
     });
   runs
     .command("cancel")
-    .description("stop a run: a queued one at once, a running one at its next step boundary")
+    .description("stop a run: a queued one at once, a running one at its next step boundary (a Temporal run: its steps in flight are cancelled)")
     .argument("<run>", "run id")
     .option("--json", "print JSON")
     .action(async (id: string, o: { json?: boolean }) => {
       checkRunId(id);
-      const run = await withRunsDatabase((sql) => requestCancel(sql, id));
+      const run = await withRunsDatabase((sql) => cancelRun(sql, id, temporalRunsFrom()));
       if (o.json) return console.log(JSON.stringify(run, null, 2));
       if (run.previous_status === "queued") console.log(`${id}: cancelled`);
+      else if (run.via === "temporal") console.log(`${id}: cancel signal sent to its Temporal workflow; its steps in flight are cancelled`);
       else if (run.previous_status === "running") console.log(`${id}: cancellation requested; it stops at its next step boundary`);
       else console.log(`${id}: already ${run.previous_status}; nothing to cancel`);
     });

@@ -123,6 +123,9 @@ export function countChars(value: unknown): number {
  *   routing tool. The model routes to the first option, in enum order, that no line of the last
  *   user message names as `[option]` (the runtime writes each finished turn that way), and to
  *   FINISH once every option has answered.
+ * - Fan-out routing: when `next` is an array whose `items.enum` includes "FINISH", the model names
+ *   the first `maxItems` options, in enum order, that have not answered yet, all at once; then
+ *   `["FINISH"]`.
  * - Panels: a tool with properties `answer` and `confidence` asks for an answer with a confidence.
  *   The confidence is fixed per model (0.5–0.95, from a hash of its name). When the message shows
  *   the panel's earlier answers as lines `[agent] (confidence c) answer`, the model adopts the most
@@ -130,13 +133,22 @@ export function countChars(value: unknown): number {
  */
 function agentReply(conv: Conversation): Reply | undefined {
   const tool = conv.tools.find((t) => t.name === conv.forcedTool) ?? conv.tools[0];
-  const properties = (tool?.schema?.properties ?? {}) as Record<string, { enum?: unknown[] }>;
+  const properties = (tool?.schema?.properties ?? {}) as Record<string, { enum?: unknown[]; items?: { enum?: unknown[] }; maxItems?: unknown }>;
   if (!tool) return undefined;
+  const done = () => new Set([...conv.lastUserText.matchAll(/^\[([^\]\s]+)\]/gm)].map((m) => m[1]));
   const options = properties.next?.enum;
   if (Array.isArray(options) && options.includes("FINISH")) {
-    const done = new Set([...conv.lastUserText.matchAll(/^\[([^\]\s]+)\]/gm)].map((m) => m[1]));
-    const next = options.find((o) => o !== "FINISH" && typeof o === "string" && !done.has(o)) ?? "FINISH";
+    const answered = done();
+    const next = options.find((o) => o !== "FINISH" && typeof o === "string" && !answered.has(o)) ?? "FINISH";
     return { kind: "tool", name: tool.name, args: { next, reason: next === "FINISH" ? "every worker has answered" : `${String(next)} has not answered yet` } };
+  }
+  const fanOut = properties.next?.items?.enum;
+  if (Array.isArray(fanOut) && fanOut.includes("FINISH")) {
+    const answered = done();
+    const width = typeof properties.next?.maxItems === "number" ? properties.next.maxItems : 1;
+    const next = fanOut.filter((o): o is string => o !== "FINISH" && typeof o === "string" && !answered.has(o)).slice(0, Math.max(1, width));
+    if (!next.length) return { kind: "tool", name: tool.name, args: { next: ["FINISH"], reason: "every worker has answered" } };
+    return { kind: "tool", name: tool.name, args: { next, reason: `${next.join(", ")} ${next.length === 1 ? "has" : "have"} not answered yet` } };
   }
   if (properties.answer && properties.confidence) {
     const own = 0.5 + (Number.parseInt(embedHash(conv.model).toString(16).slice(-4), 16) % 46) / 100;

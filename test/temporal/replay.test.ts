@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type ReplayWorkerOptions } from "@temporalio/worker";
 import { DeterminismViolationError } from "@temporalio/workflow";
 import type proto from "@temporalio/proto";
-import { CRITIC_REVIEW_PATCH } from "../../workers/temporal/plan.ts";
+import { CRITIC_REVIEW_PATCH, FAN_OUT_PATCH } from "../../workers/temporal/plan.ts";
 import { WORKFLOWS_PATH } from "../../workers/temporal/worker.ts";
 import { historyFromJson } from "./history-json.ts";
 import { scenarios } from "./scenarios.ts";
@@ -45,13 +45,13 @@ function loadFixtures(): { name: string; workflowId: string; json: unknown; hist
     });
 }
 
-/** The fixture's events up to and including the supervisor's last answer, then a workflow task not yet completed. */
-function cutAfterLastSupervisorAnswer(json: unknown): History {
+/** The fixture's events up to and including the supervisor's last (or `which`th) answer, then a workflow task not yet completed. */
+function cutAfterLastSupervisorAnswer(json: unknown, which = -1): History {
   const events = structuredClone((json as { events: Record<string, unknown>[] }).events);
   const superviseIds = events
     .filter((e) => (e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } } | undefined)?.activityType?.name === "supervise")
     .map((e) => e.eventId);
-  const last = superviseIds.at(-1);
+  const last = superviseIds.at(which);
   const answered = events.findIndex((e) => (e.activityTaskCompletedEventAttributes as { scheduledEventId?: string } | undefined)?.scheduledEventId === last);
   assert.ok(answered > 0, "the fixture has a supervisor answer");
   const kept = events.slice(0, answered + 1);
@@ -67,6 +67,7 @@ describe("swarmRun replay", () => {
   let current: { code: string };
   let unguarded: { code: string };
   let v1Only: { code: string };
+  let v2Only: { code: string };
   let recording: { code: string };
   const fixtures = loadFixtures();
 
@@ -74,6 +75,7 @@ describe("swarmRun replay", () => {
     current = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
     unguarded = await bundleWorkflowCode({ workflowsPath: here("./variants/unguarded-v2.ts"), logger: quiet });
     v1Only = await bundleWorkflowCode({ workflowsPath: here("./variants/v1-only.ts"), logger: quiet });
+    v2Only = await bundleWorkflowCode({ workflowsPath: here("./variants/v2-only.ts"), logger: quiet });
     recording = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [here("./variants/record-commands.ts")], logger: quiet });
   });
 
@@ -126,6 +128,17 @@ describe("swarmRun replay", () => {
     }
   });
 
+  test("rolling workers back to v2 would strand runs that started on v3; v1 and v2 runs replay on it", async () => {
+    const markers = (f: (typeof fixtures)[number]) =>
+      (f.json as { events: Record<string, unknown>[] }).events.filter((e) => e.markerRecordedEventAttributes).length;
+    assert.ok(fixtures.some((f) => markers(f) === 2), "a v3 fixture records both patches");
+    for (const f of fixtures) {
+      const replay = Worker.runReplayHistory({ workflowBundle: v2Only }, f.history, f.workflowId);
+      if (markers(f) < 2) await replay;
+      else await assert.rejects(replay, DeterminismViolationError, `${f.name} should not replay on v2-only code`);
+    }
+  });
+
   test("a corrupted history is refused as non-deterministic, not silently accepted", async () => {
     const v1 = fixtures.find((f) => f.name === "review-desk-v1")!;
     const json = structuredClone(v1.json) as { events: Record<string, { activityType?: { name: string } }>[] };
@@ -151,12 +164,21 @@ describe("swarmRun replay", () => {
       return JSON.parse(JSON.stringify(seen.filter((c) => !c.replaying))) as ScheduledCommand[];
     }
 
-    test("a new run records the patch and is on v2 from its first workflow task", async () => {
+    test("a new run records both patches and is on v3 from its first workflow task", async () => {
       const v1 = fixtures.find((f) => f.name === "review-desk-v1")!;
       // Only the start: the first workflow task runs live, as on a freshly started workflow.
       const fresh = historyFromJson({ events: (v1.json as { events: unknown[] }).events.slice(0, 3) });
       const live = await scheduledWhileLive(fresh, "run_fresh");
-      assert.deepEqual(live, [{ activityType: "runUpdate", replaying: false, patches: [CRITIC_REVIEW_PATCH] }]);
+      assert.deepEqual(live, [{ activityType: "runUpdate", replaying: false, patches: [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH] }]);
+    });
+
+    test("a run on v3 fans out after an upgrade: every branch the supervisor named is scheduled in one workflow task", async () => {
+      const v3 = fixtures.find((f) => f.name === "scout-desk-fan-out-v3")!;
+      const live = await scheduledWhileLive(cutAfterLastSupervisorAnswer(v3.json, 0), v3.workflowId);
+      assert.deepEqual(live, [
+        { activityType: "work", replaying: false, patches: [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH] },
+        { activityType: "work", replaying: false, patches: [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH] },
+      ]);
     });
 
     test("a run that started on v1 stays on v1 for decisions taken after the upgrade", async () => {

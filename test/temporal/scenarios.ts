@@ -2,6 +2,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { swarmSchema } from "../../workers/swarm/spec/schema.ts";
 import {
   CRITIC_REVIEW_PATCH,
+  FAN_OUT_PATCH,
   PERMANENT_ERROR,
   TASK_QUEUE,
   WORKFLOW_TYPE,
@@ -127,10 +128,11 @@ class Script {
     return this.h.scheduleActivity("runUpdate", { runId: this.input.runId, swarm: this.spec.name, status, ...extra }, options(bookkeepingPolicy));
   }
 
-  supervise(turn: number): ScheduledActivity {
+  supervise(turn: number, maxParallel?: number): ScheduledActivity {
     const name = this.spec.topology.supervisor;
     const spec = modelAgent(this.spec, name);
-    const input = { ...this.ref(name, this.nextStep()), spec, task: this.input.input, workers: routingChoices(this.spec), transcript: [...this.transcript], turn };
+    const width = maxParallel === undefined ? {} : { maxParallel };
+    const input = { ...this.ref(name, this.nextStep()), spec, task: this.input.input, workers: routingChoices(this.spec), transcript: [...this.transcript], turn, ...width };
     return this.h.scheduleActivity("supervise", input, options(modelStepPolicy(spec.limits)));
   }
 
@@ -415,6 +417,95 @@ export function cancelledBeforeStartV2(): HistoryBuilder {
   return s.h.complete({ status: "cancelled", error: "the run was already cancelled when its workflow started", turns: 0 } satisfies SwarmRunResult);
 }
 
+export const scoutDesk: SwarmDefinition = {
+  spec: swarmSchema.parse({
+    name: "scout-desk",
+    version: 1,
+    agents: {
+      lead: { type: "supervisor", model: "glm-5.1", instructions: "Send the scouts out together, then have the writer merge." },
+      web: { type: "worker", family: "gemini", role: "searches the web" },
+      papers: { type: "worker", model: "claude-sonnet-4.5", role: "reads papers" },
+      writer: { type: "worker", model: "glm-4.7", role: "merges the findings" },
+    },
+    topology: { supervisor: "lead", workers: ["web", "papers", "writer"], max_parallel: 2, max_turns: 5 },
+  }),
+};
+
+/**
+ * v3: the supervisor fans out to two workers at once. Both activities are scheduled in one
+ * workflow task; web answers first (a workflow task that schedules nothing), papers fails for
+ * good (its failure is recorded), and the supervisor then sees both turns, in the order it named
+ * them. A fan-out of one (the writer) follows, then FINISH.
+ */
+export function scoutDeskFanOutV3(): HistoryBuilder {
+  const s = new Script({ runId: "run_fanout", swarm: scoutDesk, input: "How do teams cache LLM answers?" }, "7a1c3f0e-000b-4000-8000-00000000000b");
+  s.h.workflowTask();
+  s.h.patchMarker(CRITIC_REVIEW_PATCH);
+  s.h.patchMarker(FAN_OUT_PATCH, [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH]);
+  s.h.completeActivity(s.runUpdate("running"), { status: "running" });
+  s.h.workflowTask();
+
+  const scout = "Find how teams cache answers.";
+  s.h.completeActivity(s.supervise(1, 2), { parallel: ["web", "papers"], instruction: scout } satisfies SupervisorDecision);
+  s.h.workflowTask();
+  const fanOut = s.nextStep();
+  const web = s.work("web", `${fanOut}.web`, scout);
+  const papers = s.work("papers", `${fanOut}.papers`, scout);
+  s.h.completeActivity(web, "Semantic caches keyed by embeddings [blog].");
+  s.h.workflowTask();
+  const message = "gateway answered 400: the prompt is too long for claude-sonnet-4.5";
+  s.h.failActivity(papers, ApplicationFailure.create({ type: PERMANENT_ERROR, message, nonRetryable: true, details: [{ status: 400, attempt: 1 }] }));
+  s.h.workflowTask();
+  s.h.completeActivity(s.stepFailed("papers", `${fanOut}.papers`, message, false), undefined);
+  s.h.workflowTask();
+  s.transcript.push(
+    { step: `${fanOut}.web`, node: "web", instruction: scout, status: "completed", output: "Semantic caches keyed by embeddings [blog]." },
+    { step: `${fanOut}.papers`, node: "papers", instruction: scout, status: "failed", output: message },
+  );
+
+  const merge = "Merge what was found.";
+  s.h.completeActivity(s.supervise(2, 2), { parallel: ["writer"], instruction: merge } satisfies SupervisorDecision);
+  s.h.workflowTask();
+  const writeStep = s.nextStep();
+  const answer = "Teams cache answers in semantic caches keyed by embeddings.";
+  s.h.completeActivity(s.work("writer", `${writeStep}.writer`, merge), answer);
+  s.transcript.push({ step: `${writeStep}.writer`, node: "writer", instruction: merge, status: "completed", output: answer });
+  s.h.workflowTask();
+
+  s.h.completeActivity(s.supervise(3, 2), { finish: answer } satisfies SupervisorDecision);
+  s.h.workflowTask();
+  s.h.completeActivity(s.runUpdate("completed", { output: answer }), { status: "completed" });
+  s.h.workflowTask();
+  return s.h.complete({ status: "completed", output: answer, turns: 3 } satisfies SwarmRunResult);
+}
+
+/** v3, cancelled with the `cancel` signal while both branches of a fan-out are in flight. */
+export function scoutDeskFanOutCancelledV3(): HistoryBuilder {
+  const s = new Script({ runId: "run_fanoutcancel", swarm: scoutDesk, input: "How do teams cache LLM answers?" }, "7a1c3f0e-000c-4000-8000-00000000000c");
+  s.h.workflowTask();
+  s.h.patchMarker(CRITIC_REVIEW_PATCH);
+  s.h.patchMarker(FAN_OUT_PATCH, [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH]);
+  s.h.completeActivity(s.runUpdate("running"), { status: "running" });
+  s.h.workflowTask();
+  const scout = "Find how teams cache answers.";
+  s.h.completeActivity(s.supervise(1, 2), { parallel: ["web", "papers"], instruction: scout } satisfies SupervisorDecision);
+  s.h.workflowTask();
+  const fanOut = s.nextStep();
+  const branches = ["web", "papers"].map((name) => s.work(name, `${fanOut}.${name}`, scout));
+  s.h.signal("cancel", "the user pressed stop");
+  s.h.workflowTask();
+  // The scope's cancellation reaches both activities at once; then each branch records its step as cancelled.
+  for (const b of branches) s.h.requestCancelActivity(b);
+  const recorded = ["web", "papers"].map((name) => s.stepFailed(name, `${fanOut}.${name}`, "Activity cancelled", true));
+  for (const b of branches) s.h.activityCanceled(b);
+  s.h.workflowTask();
+  for (const r of recorded) s.h.completeActivity(r, undefined);
+  s.h.workflowTask();
+  s.h.completeActivity(s.runUpdate("cancelled", { error: "the user pressed stop" }), { status: "cancelled" });
+  s.h.workflowTask();
+  return s.h.complete({ status: "cancelled", error: "the user pressed stop", turns: 1 } satisfies SwarmRunResult);
+}
+
 export const scenarios: Record<string, () => HistoryBuilder> = {
   "review-desk-v1": reviewDeskV1,
   "review-desk-v2": reviewDeskV2,
@@ -426,4 +517,6 @@ export const scenarios: Record<string, () => HistoryBuilder> = {
   "review-desk-workflow-cancelled-v2": reviewDeskWorkflowCancelledV2,
   "malformed-input": malformedInput,
   "cancelled-before-start-v2": cancelledBeforeStartV2,
+  "scout-desk-fan-out-v3": scoutDeskFanOutV3,
+  "scout-desk-fan-out-cancelled-v3": scoutDeskFanOutCancelledV3,
 };

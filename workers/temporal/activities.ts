@@ -191,7 +191,7 @@ export function createActivities(deps: SwarmActivityDeps): SwarmActivities {
       await deps.emit({ scope: "step", type: cancelled ? "cancelled" : "failed", runId: ref.runId, swarm: ref.swarm, agent: ref.agent, step: ref.step, error });
     },
 
-    supervise: (input) => modelStep(input, (turn) => deps.turns.supervise(input, turn), (d) => ("finish" in d ? `finish: ${d.finish}` : `next: ${d.next}`)),
+    supervise: (input) => modelStep(input, (turn) => deps.turns.supervise(input, turn), (d) => ("finish" in d ? `finish: ${d.finish}` : "parallel" in d ? `next: ${d.parallel.join(", ")}` : `next: ${d.next}`)),
 
     work: (input) => modelStep(input, (turn) => deps.turns.work(input, turn), (output) => output),
 

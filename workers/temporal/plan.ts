@@ -12,6 +12,11 @@ export const WORKFLOW_TYPE = "swarmRun";
 
 /** The workflow change that sends the final answer to the swarm's critics (v2). */
 export const CRITIC_REVIEW_PATCH = "critics-review-final-answer";
+/** The workflow change that lets the supervisor send work to several workers at once (v3, `topology.max_parallel`). */
+export const FAN_OUT_PATCH = "supervisor-fans-out";
+
+/** The newest workflow version; workflows.ts says which patch each one adds. */
+export const LATEST_VERSION = 3;
 
 /** Error types activities throw; the retry policy never retries the permanent one. */
 export const PERMANENT_ERROR = "GatewayPermanentError";
@@ -78,7 +83,8 @@ export interface TurnRecord {
   output: string;
 }
 
-export type SupervisorDecision = { next: string; instruction: string } | { finish: string };
+/** One worker next, several at once (a fan-out, v3), or the final answer. */
+export type SupervisorDecision = { next: string; instruction: string } | { parallel: string[]; instruction: string } | { finish: string };
 
 export interface PanelAnswer {
   agent: string;
@@ -120,6 +126,8 @@ export interface SupervisorInput extends ModelStep {
   workers: { name: string; role?: string }[];
   transcript: TurnRecord[];
   turn: number;
+  /** Workers the supervisor may name at once (v3, from `topology.max_parallel`); absent means one. */
+  maxParallel?: number;
 }
 
 export interface WorkerInput extends ModelStep {
@@ -203,6 +211,14 @@ export function modelAgent(spec: SwarmSpec, name: string): ModelAgentSpec {
   return agent;
 }
 
+/**
+ * How many workers the supervisor may send work to at once. Runs that started before v3 route one
+ * at a time whatever their swarm says, so their histories replay unchanged.
+ */
+export function fanOutWidth(spec: SwarmSpec, version: number): number {
+  return version >= 3 ? Math.max(1, spec.topology.max_parallel ?? 1) : 1;
+}
+
 /** The workers the supervisor may choose from, with their roles. */
 export function routingChoices(spec: SwarmSpec): { name: string; role?: string }[] {
   return spec.topology.workers.map((name) => {
@@ -259,7 +275,8 @@ export function tallyVotes(answers: PanelAnswer[]): { answer: string; weight: nu
 /**
  * Step paths as the LangGraph runtime numbers them: each supervisor decision and each worker turn
  * is the swarm's next step ("0", "1", …; "3.0" inside the swarm nested at step 3); a panelist's
- * answer is "<panel step>.r<round>-<agent>", a critic's review "<step>.review-<agent>".
+ * answer is "<panel step>.r<round>-<agent>", a critic's review "<step>.review-<agent>", and each
+ * branch of a fan-out "<step>.<worker>".
  */
 export function stepPath(prefix: string, step: number, suffix?: string): string {
   return `${prefix}${step}${suffix === undefined ? "" : `.${suffix}`}`;

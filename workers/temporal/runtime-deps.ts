@@ -5,7 +5,7 @@ import type { ModelAgentSpec } from "../swarm/spec/schema.ts";
 import { askModel, systemPrompt, transcript, workerTurn, type Turn } from "../swarm/runtime/agents.ts";
 import { recordRunEvent } from "../swarm/runtime/events.ts";
 import { ModelCallError, modelsByFamily, type GatewayTarget, type ToolDefinition } from "../swarm/runtime/gateway.ts";
-import { FINISH } from "../swarm/runtime/graph.ts";
+import { RouteError, parseRoute, routeRequest, routeTool } from "../swarm/runtime/route.ts";
 import { connectTools } from "../swarm/runtime/mcp.ts";
 import type { RunContext, StepHooks } from "../swarm/runtime/steps.ts";
 import type { PanelInput, ReviewInput, StepRef, SupervisorInput, TurnRecord, WorkerInput } from "./plan.ts";
@@ -49,7 +49,6 @@ function oneAttempt(agent: ModelAgentSpec): ModelAgentSpec {
   return { ...agent, limits: { ...agent.limits, max_attempts: 1 } };
 }
 
-const ROUTE_REASON = { type: "string" };
 const ANSWER_TOOL: ToolDefinition = {
   type: "function",
   function: {
@@ -121,36 +120,29 @@ export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityD
       guarded(async () => {
         const ctx = await context(input, turn);
         const names = input.workers.map((w) => w.name);
+        const width = input.maxParallel ?? 1;
         const roster = input.workers.map((w) => `- ${w.name}: ${w.role ?? "worker"}`).join("\n");
-        const route: ToolDefinition = {
-          type: "function",
-          function: {
-            name: "route",
-            description: "Choose who works next, or FINISH when the task is done.",
-            parameters: { type: "object", properties: { next: { type: "string", enum: [...names, FINISH] }, reason: ROUTE_REASON }, required: ["next"] },
-          },
-        };
         const agent = oneAttempt(input.spec);
         const answer = await askModel(ctx, input.agentSwarm, input.agent, agent, hooks(turn), {
           messages: [
-            { role: "system", content: `${agent.instructions.trim()}\n\nYour team:\n${roster}\n\nCall the route tool with who works next, or FINISH when the task is done.`.trim() },
+            { role: "system", content: `${agent.instructions.trim()}\n\nYour team:\n${roster}\n\n${routeRequest(width)}`.trim() },
             { role: "user", content: transcript(input.task, turnsOf(input.transcript)) },
           ],
-          tools: [route],
+          tools: [routeTool(names, width)],
           tool_choice: { type: "function", function: { name: "route" } },
         });
         const args = answer.message.tool_calls?.[0]?.function.arguments;
-        let parsed: { next?: unknown; reason?: unknown } | undefined;
+        let route;
         try {
-          parsed = args ? (JSON.parse(args) as typeof parsed) : undefined;
-        } catch {
-          parsed = undefined;
+          route = parseRoute(args, names, width);
+        } catch (error) {
+          // A model that did not use the tool properly may on another attempt: left retryable.
+          if (error instanceof RouteError) throw new Error(error.message);
+          throw error;
         }
-        const next = typeof parsed?.next === "string" ? parsed.next : "";
-        const reason = typeof parsed?.reason === "string" ? parsed.reason : "";
-        // A model that did not use the tool properly may on another attempt: left retryable.
-        if (next !== FINISH && !names.includes(next)) throw new Error(`the supervisor did not route to one of ${[...names, FINISH].join(", ")} (it answered ${args ?? "without the route tool"})`);
-        if (next !== FINISH) return { next, instruction: reason };
+        const reason = route.reason ?? "";
+        // A fan-out swarm's branches always get their own paths, even when only one worker is named.
+        if (!route.finish) return width > 1 ? { parallel: route.workers, instruction: reason } : { next: route.workers[0]!, instruction: reason };
         // As in the LangGraph runtime: the answer is the last successful turn's, else the reason.
         const last = [...input.transcript].reverse().find((t) => t.status === "completed");
         return { finish: last?.output ?? reason };

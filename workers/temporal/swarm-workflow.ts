@@ -3,6 +3,7 @@ import {
   WORKFLOW_TYPE,
   bookkeepingPolicy,
   criticsOf,
+  fanOutWidth,
   initialNodes,
   maxTurnsError,
   modelAgent,
@@ -33,9 +34,10 @@ import type { ModelAgentSpec } from "../swarm/spec/schema.ts";
  * child workflow. Deterministic code only: the decisions come from plan.ts, everything that
  * touches the world from activities.ts.
  *
- * The body is built by makeSwarmRun so that the one versioned change (critics review the final
- * answer, v2) sits behind a single gate: workflows.ts passes `() => patched(...)`; the replay
- * tests build the same body with the gate forced, to show what an unguarded change breaks.
+ * The body is built by makeSwarmRun so that the versioned changes (critics review the final
+ * answer, v2; the supervisor fans out, v3) sit behind a single gate: workflows.ts passes a
+ * function of `patched(...)` calls that says the run's version; the replay tests build the same
+ * body with the version forced, to show what an unguarded change breaks.
  */
 
 export type SwarmRunWorkflow = (input: SwarmRunInput) => Promise<SwarmRunResult>;
@@ -72,16 +74,17 @@ class SupervisorFailed extends Error {
 }
 
 /**
- * `isV2` is asked once, at the start of the run, so a run stays on the version it started with
- * for all its decisions, including those taken after a new worker version is deployed.
+ * `versionOf` is asked once, at the start of the run, so a run stays on the version it started
+ * with for all its decisions, including those taken after a new worker version is deployed.
  */
-export function makeSwarmRun(isV2: () => boolean): SwarmRunWorkflow {
+export function makeSwarmRun(versionOf: () => number): SwarmRunWorkflow {
   return async function swarmRun(input: SwarmRunInput): Promise<SwarmRunResult> {
     // Checked before anything is recorded: a malformed start fails the workflow, not its tasks forever.
     const problem = inputProblem(input);
     if (problem) throw ApplicationFailure.nonRetryable(`swarmRun: ${problem}`, INVALID_INPUT_ERROR);
-    const version = isV2() ? 2 : 1;
+    const version = versionOf();
     const { spec } = input.swarm;
+    const width = fanOutWidth(spec, version);
     const prefix = input.stepPrefix ?? "";
     const top = prefix === "";
     const runSwarm = input.runSwarm ?? spec.name;
@@ -191,6 +194,26 @@ export function makeSwarmRun(isV2: () => boolean): SwarmRunWorkflow {
       return settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     }
 
+    /**
+     * A fan-out (v3): every named worker runs at once, each under its own step path
+     * (`<step>.<worker>`), and each sees the transcript as it was when the supervisor decided.
+     * Their activities are scheduled in the order the supervisor named them, so the commands are
+     * the same on every replay; the turns go into the transcript in that order too, whichever
+     * finished first. A branch that fails for good is a failed turn, as a lone worker's is.
+     */
+    async function fanOut(names: string[], step: string, instruction: string, transcript: TurnRecord[]): Promise<TurnRecord[]> {
+      const settled = await Promise.allSettled(names.map(async (name) => runTarget(resolveTarget(input.swarm, name), `${step}.${name}`, instruction, transcript)));
+      const cancelled = settled.find((s) => s.status === "rejected" && isCancellation(s.reason));
+      if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
+      return settled.map((s, i) => ({
+        step: `${step}.${names[i]!}`,
+        node: names[i]!,
+        instruction,
+        status: s.status === "fulfilled" ? "completed" : "failed",
+        output: s.status === "fulfilled" ? s.value : failureMessage(s.reason),
+      }));
+    }
+
     async function drive(): Promise<SwarmRunResult> {
       const transcript: TurnRecord[] = [];
       const supervisorName = spec.topology.supervisor;
@@ -210,6 +233,7 @@ export function makeSwarmRun(isV2: () => boolean): SwarmRunWorkflow {
               workers: routingChoices(spec),
               transcript: [...transcript],
               turn,
+              ...(width > 1 ? { maxParallel: width } : {}),
             }),
           );
         } catch (err) {
@@ -224,6 +248,10 @@ export function makeSwarmRun(isV2: () => boolean): SwarmRunWorkflow {
           return { status: "completed", output: decision.finish, turns: turn, ...(reviews ? { reviews } : {}) };
         }
         const workerStep = nextStep();
+        if ("parallel" in decision) {
+          transcript.push(...(await fanOut(decision.parallel, workerStep, decision.instruction, [...transcript])));
+          continue;
+        }
         let output: string;
         let status: TurnRecord["status"] = "completed";
         try {

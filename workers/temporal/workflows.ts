@@ -1,5 +1,5 @@
 import { patched } from "@temporalio/workflow";
-import { CRITIC_REVIEW_PATCH } from "./plan.ts";
+import { CRITIC_REVIEW_PATCH, FAN_OUT_PATCH } from "./plan.ts";
 import { makeSwarmRun } from "./swarm-workflow.ts";
 
 /**
@@ -10,8 +10,17 @@ import { makeSwarmRun } from "./swarm-workflow.ts";
  * Versions (docs/temporal.md, "Versioning"):
  * - v1: supervisor loop, workers, panels, nested swarms.
  * - v2 (`critics-review-final-answer`): the final answer goes to the swarm's critic agents before
- *   the run finishes. `patched` is asked once, in the run's first workflow task: runs that
- *   started on v1 have no marker there, so it returns false on replay and they finish on v1,
- *   even for decisions taken after the upgrade; new runs record the marker and take v2.
+ *   the run finishes.
+ * - v3 (`supervisor-fans-out`): with `topology.max_parallel` > 1 the supervisor names several
+ *   workers at once and they run in parallel (one activity or child workflow each).
+ *
+ * Each patch is asked once, in the run's first workflow task, always both and in this order (a
+ * new run records both markers there). A run that started on an older version has no marker for
+ * the newer patches at that point, so `patched` returns false on replay and the run finishes on
+ * the version it started with, even for decisions it takes after the upgrade.
  */
-export const swarmRun = makeSwarmRun(() => patched(CRITIC_REVIEW_PATCH));
+export const swarmRun = makeSwarmRun(() => {
+  const criticsReview = patched(CRITIC_REVIEW_PATCH);
+  const fansOut = patched(FAN_OUT_PATCH);
+  return fansOut ? 3 : criticsReview ? 2 : 1;
+});

@@ -84,9 +84,19 @@ type NodeState = "idle" | "working" | "done" | "failed" | "cancelled";
 
 const MARK: Record<NodeState, string> = { idle: "·", working: "●", done: "✔", failed: "✖", cancelled: "⊘" };
 
+/**
+ * A step of the swarm itself rather than one inside a panel or nested swarm: `3`, or a fan-out
+ * branch `3.<agent>` (its path ends in the name of the worker it ran).
+ */
+function isOwnTurn(step: StepView, agent: string): boolean {
+  if (step.agent !== agent) return false;
+  const dot = step.step.indexOf(".");
+  return dot < 0 || (/^\d+$/.test(step.step.slice(0, dot)) && step.step.slice(dot + 1) === agent);
+}
+
 /** A node's state: its latest top-level step's; a node never reached is idle. */
 function nodeState(steps: StepView[], agent: string): { state: NodeState; turns: number; last?: StepView } {
-  const own = steps.filter((s) => s.agent === agent && !s.step.includes("."));
+  const own = steps.filter((s) => isOwnTurn(s, agent));
   const last = own.at(-1);
   if (!last) return { state: "idle", turns: 0 };
   const state: NodeState = last.status === "in_progress" || last.status === "open" ? "working" : last.status === "closed" ? "done" : last.status === "failed" ? "failed" : "cancelled";
@@ -112,6 +122,8 @@ export function renderRunGraph(details: RunDetails, now = new Date()): string {
     const detail = state === "failed" && last?.error ? `: ${last.error.slice(0, 80)}` : "";
     return `${`[${agent}]`.padEnd(width)} ${kind.padEnd(10)} ${MARK[state]} ${state}${since}${turns ? `  (${turns} turn${turns === 1 ? "" : "s"})` : ""}${detail}`;
   };
+  const working = topology.workers.filter((w) => nodeState(steps, w.name).state === "working").map((w) => w.name);
+  if (working.length > 1) lines.push(`in parallel: ${working.join(", ")}`, "");
   lines.push(describe(topology.supervisor, "supervisor"));
   topology.workers.forEach((w, i) => {
     lines.push(`  ${i === topology.workers.length - 1 ? "└" : "├"}─► ${describe(w.name, w.kind === "agent" ? "worker" : w.kind)}`);

@@ -1,23 +1,32 @@
-import { Annotation, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { getMaxListeners, setMaxListeners } from "node:events";
+import { Annotation, END, START, Send, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import type { LoadedSwarm } from "../spec/load.ts";
-import type { ModelAgentSpec } from "../spec/schema.ts";
+import { maxParallelOf, type ModelAgentSpec } from "../spec/schema.ts";
 import { askModel, transcript, workerTurn, type Turn } from "./agents.ts";
-import type { ToolDefinition } from "./gateway.ts";
 import { connectTools } from "./mcp.ts";
 import { runPanel } from "./panel.ts";
+import { FINISH, RouteError, parseRoute, routeRequest, routeTool, type Route } from "./route.ts";
 import { durableStep, stepFailure, type RunContext, type StepResult } from "./steps.ts";
 
 /**
  * A swarm as a LangGraph StateGraph: START → supervisor, which routes (by a tool call through the
  * gateway) to one of its workers or to FINISH; each worker (a model agent, a panel, or a nested
  * swarm run as a subgraph) goes back to the supervisor.
+ *
+ * With `topology.max_parallel` > 1 the supervisor names several workers at once and the
+ * conditional edge fans out with one `Send` per worker: they run in parallel in one LangGraph
+ * super-step (map-reduce, as LangGraph's own Send examples do), their turns are appended in the
+ * order the supervisor named them (LangGraph applies a super-step's writes in task order), and
+ * the supervisor runs once, after all of them, seeing every answer.
  */
 
 export const SwarmState = Annotation.Root({
   input: Annotation<string>(),
   turns: Annotation<Turn[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
-  /** The supervisor's last decision: a worker's name or FINISH. */
+  /** The supervisor's last decision: a worker's name or FINISH (a fan-out: the names, comma-separated). */
   next: Annotation<string>({ reducer: (_a, b) => b, default: () => "" }),
+  /** The workers of the current fan-out (max_parallel > 1), in the order the supervisor named them. */
+  fanout: Annotation<string[]>({ reducer: (_a, b) => b, default: () => [] }),
   decisions: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
   /** Steps taken so far; the next step's number, which names its task (`<run>:<prefix><n>`). */
   steps: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
@@ -27,7 +36,7 @@ export const SwarmState = Annotation.Root({
 });
 export type SwarmStateValue = typeof SwarmState.State;
 
-export const FINISH = "FINISH";
+export { FINISH };
 
 /** Graph super-steps a swarm may take: two per supervisor decision, and some slack. */
 export function recursionLimit(loaded: LoadedSwarm): number {
@@ -41,18 +50,11 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   const boss = spec.agents[supervisor];
   if (!boss || boss.type === "swarm") throw stepFailure(`swarm ${spec.name}: the supervisor ${supervisor} is not a model agent`);
   const roster = workers.map((w) => `- ${w}: ${spec.agents[w]?.role ?? spec.panels[w]?.role ?? (spec.panels[w] ? "a panel that votes on an answer" : "worker")}`).join("\n");
-  const routeTool: ToolDefinition = {
-    type: "function",
-    function: {
-      name: "route",
-      description: "Choose who works next, or FINISH when the task is done.",
-      parameters: {
-        type: "object",
-        properties: { next: { type: "string", enum: [...workers, FINISH] }, reason: { type: "string" } },
-        required: ["next"],
-      },
-    },
-  };
+  const width = maxParallelOf(spec.topology);
+  const route = routeTool(workers, width);
+  // Every branch's model call listens on the run's signal, and a fan-out has up to `width` of
+  // them at once; Node would otherwise warn of a listener leak past ten.
+  if (width > 1) setMaxListeners(Math.max(getMaxListeners(ctx.signal), 10 + width * 2), ctx.signal);
 
   const graph = new StateGraph(SwarmState);
   graph.addNode("supervisor", async (state: SwarmStateValue) => {
@@ -63,26 +65,28 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
     const result = await durableStep(ctx, { path, agent: supervisor, title: `${supervisor}: decide who works next (turn ${state.decisions + 1})` }, async (hooks) => {
       const answer = await askModel(ctx, spec.name, supervisor, boss, hooks, {
         messages: [
-          { role: "system", content: `${boss.instructions.trim()}\n\nYour team:\n${roster}\n\nCall the route tool with who works next, or FINISH when the task is done.`.trim() },
+          { role: "system", content: `${boss.instructions.trim()}\n\nYour team:\n${roster}\n\n${routeRequest(width)}`.trim() },
           { role: "user", content: transcript(state.input, state.turns) },
         ],
-        tools: [routeTool],
+        tools: [route],
         tool_choice: { type: "function", function: { name: "route" } },
       });
-      const decision = parseRoute(answer.message.tool_calls?.[0]?.function.arguments, workers);
-      return { output: decision.next, data: decision, model: answer.model, tokens: answer.tokens, cost_usd: answer.costUsd };
+      const decision = decide(answer.message.tool_calls?.[0]?.function.arguments, workers, width);
+      return { output: decision.finish ? FINISH : decision.workers.join(","), data: decision, model: answer.model, tokens: answer.tokens, cost_usd: answer.costUsd };
     });
     if (!result.ok) return { next: FINISH, steps: state.steps + 1, error: `the supervisor ${supervisor} failed: ${result.error}` };
-    const next = result.output;
-    const update = { next, decisions: state.decisions + 1, steps: state.steps + 1 };
-    if (next !== FINISH) return update;
+    const decision = storedRoute(result.output, result.data);
+    const update = { next: result.output, fanout: decision.finish ? [] : decision.workers, decisions: state.decisions + 1, steps: state.steps + 1 };
+    if (!decision.finish) return update;
     const last = [...state.turns].reverse().find((t) => t.ok);
-    return { ...update, output: last?.text ?? (result.data as { reason?: string } | undefined)?.reason ?? "" };
+    return { ...update, next: FINISH, output: last?.text ?? decision.reason ?? "" };
   });
 
   for (const name of workers) {
     graph.addNode(name, async (state: SwarmStateValue) => {
-      const path = `${prefix}${state.steps}`;
+      // A fan-out's branches share the step number, so each gets its own path under it
+      // (`3.alpha`, `3.beta`): a distinct task, hence exactly-once, per branch.
+      const path = width > 1 ? `${prefix}${state.steps}.${name}` : `${prefix}${state.steps}`;
       const result = await workerStep(ctx, loaded, name, path, state);
       const turn: Turn = { step: path, agent: name, ok: result.ok, text: result.ok ? result.output : result.error };
       return { turns: [turn], steps: state.steps + 1 };
@@ -92,7 +96,15 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   // The node names are the swarm's own (validated: lower-case names, never LangGraph's __start__/__end__).
   const g = graph as unknown as StateGraph<typeof SwarmState.spec, SwarmStateValue, Partial<SwarmStateValue>, string>;
   g.addEdge(START, "supervisor");
-  g.addConditionalEdges("supervisor", (state: SwarmStateValue) => (state.next === FINISH || state.error ? END : state.next), [...workers, END]);
+  g.addConditionalEdges(
+    "supervisor",
+    (state: SwarmStateValue) => {
+      if (state.next === FINISH || state.error) return END;
+      // Each branch gets the whole state as its input: the run so far, as the supervisor saw it.
+      return width > 1 ? state.fanout.map((w) => new Send(w, state)) : state.next;
+    },
+    [...workers, END],
+  );
   for (const name of workers) g.addEdge(name, "supervisor");
   return g;
 }
@@ -131,16 +143,25 @@ function workerStep(ctx: RunContext, loaded: LoadedSwarm, name: string, path: st
   });
 }
 
-function parseRoute(args: string | undefined, workers: readonly string[]): { next: string; reason?: string } {
-  let parsed: { next?: unknown; reason?: unknown } | undefined;
+/** A bad route fails the supervisor's step for good, as any step failure does. */
+function decide(args: string | undefined, workers: readonly string[], width: number): Route {
   try {
-    parsed = args ? (JSON.parse(args) as typeof parsed) : undefined;
-  } catch {
-    parsed = undefined;
+    return parseRoute(args, workers, width);
+  } catch (error) {
+    if (error instanceof RouteError) throw stepFailure(error.message);
+    throw error;
   }
-  const next = typeof parsed?.next === "string" ? parsed.next : undefined;
-  if (!next || (next !== FINISH && !workers.includes(next))) {
-    throw stepFailure(`the supervisor did not route to one of ${[...workers, FINISH].join(", ")} (it answered ${args ?? "without the route tool"})`);
-  }
-  return { next, ...(typeof parsed?.reason === "string" ? { reason: parsed.reason } : {}) };
+}
+
+/**
+ * The decision a supervisor step stored. Steps finished before fan-out existed stored
+ * `{ next: "name" }` as data and the name as output; both forms are read back here, so a run
+ * resumed across the upgrade keeps its decisions.
+ */
+function storedRoute(output: string, data: unknown): Route {
+  const d = (data ?? {}) as { finish?: unknown; workers?: unknown; reason?: unknown };
+  const reason = typeof d.reason === "string" ? { reason: d.reason } : {};
+  if (output === FINISH || d.finish === true) return { finish: true, ...reason };
+  if (Array.isArray(d.workers) && d.workers.every((w) => typeof w === "string")) return { finish: false, workers: d.workers as string[], ...reason };
+  return { finish: false, workers: output.split(","), ...reason };
 }

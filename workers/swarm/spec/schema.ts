@@ -64,13 +64,33 @@ export const panelSchema = z.strictObject({
   role: z.string().min(1).max(200).optional(),
 });
 
+/** Widest fan-out a swarm file may ask for: beyond this, a super-step is better split into rounds. */
+export const MAX_PARALLEL = 32;
+
 export const topologySchema = z.strictObject({
   supervisor: name,
   /** Agents (or panels) the supervisor may route to. */
   workers: z.array(name).min(1),
   /** Supervisor decisions before the run is stopped as unfinished. */
   max_turns: z.number().int().positive().max(1000).default(20),
+  /**
+   * Workers the supervisor may send work to at once (a fan-out); they run in parallel and the
+   * supervisor sees all their answers. Optional rather than defaulted to 1, so a swarm without it
+   * parses to the same value as before the field existed (stored runs, Temporal histories).
+   */
+  max_parallel: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PARALLEL)
+    .optional()
+    .describe(`Workers the supervisor may send work to at once, run in parallel (1-${MAX_PARALLEL}; default 1: one worker at a time)`),
 });
+
+/** A topology's fan-out width: 1 unless `max_parallel` says otherwise. */
+export function maxParallelOf(topology: { max_parallel?: number | undefined }): number {
+  return topology.max_parallel ?? 1;
+}
 
 export const mcpServerSchema = z.union([
   z.strictObject({

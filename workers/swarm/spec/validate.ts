@@ -110,6 +110,13 @@ function checkTopology(spec: SwarmSpec, issues: RuleIssue[]): void {
     }
     seen.add(name);
   });
+  const width = spec.topology.max_parallel;
+  if (width !== undefined && width > 1 && width > seen.size) {
+    issues.push({
+      path: ["topology", "max_parallel"],
+      message: `max_parallel is ${width} but the supervisor has only ${seen.size} worker${seen.size === 1 ? "" : "s"} to send work to; a fan-out runs each worker at most once per step`,
+    });
+  }
 }
 
 function checkTools(spec: SwarmSpec, agents: Map<string, ModelAgentSpec>, issues: RuleIssue[]): void {
