@@ -84,7 +84,9 @@ const namespace = `godotz-bench-${crypto.randomUUID()}`;
 let upstash: Awaited<ReturnType<typeof startLocalUpstash>> | undefined;
 try {
   const profDir = process.env.BENCH_CPU_PROF;
-  const profFlags = (name: string) => (profDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profDir, name)}`] : []);
+  // BENCH_GATEWAY_NODE_FLAGS: V8/Node flags for the godotz gateway processes only (experiments).
+  const extraFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const profFlags = (name: string) => [...extraFlags, ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profDir, name)}`] : [])];
   const sim = await startServe(["simulator"]);
   children.push(sim);
   const targets: Target[] = [{ name: "direct", url: `${sim.url}/openai/v1/chat/completions`, headers: { authorization: "Bearer simulated" } }];

@@ -52,3 +52,26 @@ process.stdout.write(JSON.stringify({ url: server.url }) + "\n");
 process.once("SIGTERM", () => {
   void server.close().finally(() => process.exit(0));
 });
+
+// BENCH_LOOP_DELAY=1: every 5 s, the event loop's delay and the GC pauses of this process, to
+// stderr (a diagnostic for where a gateway's tail comes from; off in recorded runs).
+if (process.env.BENCH_LOOP_DELAY === "1") {
+  const { monitorEventLoopDelay, PerformanceObserver } = await import("node:perf_hooks");
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  let gcs: number[] = [];
+  const kinds = new Map<number, number>();
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) {
+      gcs.push(e.duration);
+      const k = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      kinds.set(k, (kinds.get(k) ?? 0) + e.duration);
+    } }).observe({ entryTypes: ["gc"] });
+  setInterval(() => {
+    const ms = (ns: number) => (ns / 1e6).toFixed(1);
+    gcs.sort((a, b) => b - a);
+    process.stderr.write(`${kind}: loop delay p50 ${ms(delay.percentile(50))} p99 ${ms(delay.percentile(99))} max ${ms(delay.max)} ms; gc ${gcs.length}, longest ${gcs.slice(0, 3).map((d) => d.toFixed(1)).join("/")} ms; ms by kind ${JSON.stringify(Object.fromEntries([...kinds].map(([k, v]) => [k, Math.round(v)])))}\n`);
+    kinds.clear();
+    delay.reset();
+    gcs = [];
+  }, 5000).unref();
+}
