@@ -1,22 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, test } from "node:test";
-import { EventBus } from "../../../workers/events/bus.ts";
 import { getRun } from "../../../workers/swarm/runs/store.ts";
-import { namespacedStreams } from "../../../workers/swarm/worker.ts";
-import { startRuntimeStack, type RuntimeStack } from "./helpers.ts";
+import { killGroup, startCrashHarness, until, type CrashHarness } from "./crash-harness.ts";
 
 // The crash test of durable.test.ts, with the kill landing in the middle of a fan-out: some
 // branches have finished, one is still calling its model.
-
-const ENTRY = fileURLToPath(new URL("./fixtures/worker-entry.ts", import.meta.url));
-const namespace = `fan${process.pid}${Math.random().toString(36).slice(2, 6)}`;
-const streams = namespacedStreams(namespace);
 
 /** Three branches, each on its own simulated model, so each branch's calls can be counted. */
 const SCOUTS = `
@@ -30,64 +18,16 @@ agents:
 topology: { supervisor: lead, workers: [slow, quick, steady], max_parallel: 3, max_turns: 4 }
 `;
 
-let rt: RuntimeStack;
-let bus: EventBus;
-let home: string;
-const children: ChildProcess[] = [];
-
+let h: CrashHarness;
 before(async () => {
-  rt = await startRuntimeStack();
-  bus = await EventBus.connect({ name: "fanout-durable-test" });
-  home = await mkdtemp(path.join(tmpdir(), "godotz-home-"));
+  h = await startCrashHarness("fan");
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) killGroup(c);
-  for (const s of Object.values(streams)) await bus?.jsm.streams.delete(s.name).catch(() => {});
-  // The hung call still sleeps in the simulator; closing it first lets the gateway close at once.
-  await rt?.stack.simulator.close();
-  await bus?.close();
-  await rt?.close();
-  await rm(home, { recursive: true, force: true });
+  await h?.close();
 });
 
-function startWorker(name: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", ENTRY, "--name", name, "--lease-seconds", "2", "--ack-wait-seconds", "60", "--durable", `d-${namespace}`, "--streams-namespace", namespace],
-    {
-      env: { ...process.env, DATABASE_URL: rt.stack.databaseUrl, GODOTZ_URL: rt.stack.gateway.url, GODOTZ_API_KEY: rt.stack.key, GODOTZ_HOME: home },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    },
-  );
-  children.push(child);
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-function killGroup(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, output: () => string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  // Bounded: polls every 50 ms until the deadline.
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the worker said:\n${output()}`);
-    await sleep(50);
-  }
-}
-
 test("a worker killed mid-fan-out: the resumed run repeats only the branch that was in flight", async () => {
+  const { rt, startWorker } = h;
   const sim = rt.stack.simulator;
   sim.reset();
   // The first branch named hangs: the other two can only finish meanwhile if the branches run in parallel.
