@@ -52,7 +52,8 @@ export function swarmRunCommand(): Command {
       const loaded = await loadSwarmFile(file, { catalogue: await modelCatalogue(opts.config, log) });
       const gateway = opts.detach ? undefined : await runtimeGateway();
       const url = await databaseUrl(log);
-      const sql = openDatabase(url, { max: 4 });
+      // Each branch of a fan-out opens and closes its step on a connection of its own.
+      const sql = openDatabase(url, { max: 4 + (loaded.spec.topology.max_parallel ?? 1) });
       let checkpointer: PostgresSaver | undefined;
       const interrupt = new AbortController();
       const onSignal = () => interrupt.abort();
