@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Command, CommanderError } from "commander";
 import { gatewayCommand } from "./gateway.ts";
 import { keysCommand } from "./keys.ts";
@@ -16,6 +17,12 @@ import { workersCommand } from "./workers.ts";
 import { CliError } from "./errors.ts";
 import { ConfigError } from "../shared/config/load.ts";
 import { SwarmFileError } from "../workers/swarm/spec/index.ts";
+
+// A swarm fan-out of up to 32 branches runs in one LangGraph super-step, and LangGraph listens on
+// that step's abort signal once per runnable in flight; Node's default of 10 listeners would print
+// a leak warning from the 11th branch on. The listeners go away as each branch ends, so the default
+// is raised here, process-wide, as applications do (the signal itself is LangGraph's, out of reach).
+setMaxListeners(128);
 
 const program = new Command("godotz")
   .description("godotz: the harness for agent fleets (gateway, budgets, swarms, fleet)")
