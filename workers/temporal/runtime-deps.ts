@@ -4,9 +4,10 @@ import type { LoadedSwarm } from "../swarm/spec/load.ts";
 import type { ModelAgentSpec } from "../swarm/spec/schema.ts";
 import { askModel, systemPrompt, transcript, workerTurn, type Turn } from "../swarm/runtime/agents.ts";
 import { recordRunEvent } from "../swarm/runtime/events.ts";
-import { ModelCallError, modelsByFamily, type GatewayTarget, type ToolDefinition } from "../swarm/runtime/gateway.ts";
+import { ModelCallError, modelsByFamily, type GatewayTarget } from "../swarm/runtime/gateway.ts";
 import { RouteError, parseRoute, routeRequest, routeTool } from "../swarm/runtime/route.ts";
 import { connectTools } from "../swarm/runtime/mcp.ts";
+import { ANSWER_TOOL } from "../swarm/runtime/panel.ts";
 import type { RunContext, StepHooks } from "../swarm/runtime/steps.ts";
 import type { PanelInput, ReviewInput, StepRef, SupervisorInput, TurnRecord, WorkerInput } from "./plan.ts";
 import type { StepRecorder, SwarmActivityDeps, SwarmEvent, TurnContext, TurnRunner } from "./activities.ts";
@@ -48,19 +49,6 @@ function turnsOf(records: TurnRecord[]): Turn[] {
 function oneAttempt(agent: ModelAgentSpec): ModelAgentSpec {
   return { ...agent, limits: { ...agent.limits, max_attempts: 1 } };
 }
-
-const ANSWER_TOOL: ToolDefinition = {
-  type: "function",
-  function: {
-    name: "answer",
-    description: "Give your answer and how confident you are in it.",
-    parameters: {
-      type: "object",
-      properties: { answer: { type: "string" }, confidence: { type: "number", minimum: 0, maximum: 1 } },
-      required: ["answer", "confidence"],
-    },
-  },
-};
 
 function findSwarm(loaded: LoadedSwarm, name: string): LoadedSwarm | undefined {
   if (loaded.spec.name === name) return loaded;

@@ -24,7 +24,8 @@ export interface PanelTranscript {
   decision: string;
 }
 
-const ANSWER_TOOL: ToolDefinition = {
+/** The tool a panel member answers with; both engines (LangGraph and Temporal) send this one. */
+export const ANSWER_TOOL: ToolDefinition = {
   type: "function",
   function: {
     name: "answer",
