@@ -1,10 +1,14 @@
 import type { AgentLimits, AgentSpec, ModelAgentSpec, PanelSpec, SwarmSpec } from "../swarm/spec/schema.ts";
+import { poolVotes, transcriptText, type VotePool } from "../swarm/runtime/round-table.ts";
+
+export { panelAgrees } from "../swarm/runtime/round-table.ts";
 
 /**
  * The pure half of the Temporal engine: types exchanged between the workflow and its activities,
  * and the decisions the workflow takes (which node a name means, turn limits, the panel vote,
- * activity options). workflows.ts imports only this module and @temporalio/workflow, so nothing
- * here may touch I/O, clocks or randomness; type-only imports are erased by the bundler.
+ * activity options). workflows.ts imports only this module (and the pure round-table.ts it shares with the
+ * LangGraph runtime) and @temporalio/workflow, so nothing here may touch I/O, clocks or
+ * randomness; type-only imports are erased by the bundler.
  */
 
 export const TASK_QUEUE = "godotz-swarms";
@@ -248,28 +252,10 @@ export function initialNodes(swarm: SwarmDefinition): NodeState[] {
   return nodes;
 }
 
-function normalise(answer: string): string {
-  return answer.trim().replace(/\s+/g, " ").toLowerCase();
-}
-
-/**
- * ReConcile's confidence-weighted vote: answers that say the same thing (ignoring case and
- * spacing) pool their members' confidence; the largest pool wins, ties go to the answer given
- * first, so the outcome depends only on the answers.
- */
-export function tallyVotes(answers: PanelAnswer[]): { answer: string; weight: number; voters: string[] } {
+/** The panel's decision: the heaviest pool of equal answers (round-table.ts says how they pool). */
+export function tallyVotes(answers: PanelAnswer[]): VotePool {
   if (answers.length === 0) throw new PlanError("a panel vote needs at least one answer");
-  const pools = new Map<string, { answer: string; weight: number; voters: string[] }>();
-  for (const a of answers) {
-    const key = normalise(a.answer);
-    const pool = pools.get(key) ?? { answer: a.answer.trim(), weight: 0, voters: [] };
-    pool.weight += Math.min(1, Math.max(0, Number.isFinite(a.confidence) ? a.confidence : 0));
-    pool.voters.push(a.agent);
-    pools.set(key, pool);
-  }
-  let best: { answer: string; weight: number; voters: string[] } | undefined;
-  for (const pool of pools.values()) if (!best || pool.weight > best.weight) best = pool;
-  return best!;
+  return poolVotes(answers)[0]!;
 }
 
 /**
@@ -287,15 +273,9 @@ export function maxTurnsError(maxTurns: number): string {
   return `stopped unfinished: the supervisor made max_turns (${maxTurns}) decisions`;
 }
 
-/** What a nested swarm is asked: the task and the work so far, as the LangGraph runtime's transcript() writes it. */
+/** What a nested swarm is asked: the task and the work so far, as the LangGraph runtime shows it. */
 export function taskWithWork(task: string, transcript: TurnRecord[]): string {
-  const lines = transcript.map((t) => `[${t.node}] ${t.status === "completed" ? t.output : `FAILED: ${t.output}`}`);
-  return `Task:\n${task}\n` + (lines.length ? `\nWork so far:\n${lines.join("\n")}\n` : "");
-}
-
-/** Whether every panelist gave the same answer, which ends the panel before its last round. */
-export function panelAgrees(answers: PanelAnswer[]): boolean {
-  return new Set(answers.map((a) => normalise(a.answer))).size === 1;
+  return transcriptText(task, transcript.map((t) => ({ agent: t.node, ok: t.status === "completed", text: t.output })));
 }
 
 export interface ActivityPolicy {

@@ -1,6 +1,7 @@
 import type { LoadedSwarm } from "../spec/load.ts";
 import type { ModelAgentSpec } from "../spec/schema.ts";
 import { callModel, type ChatMessage, type ModelAnswer, type ModelRequest } from "./gateway.ts";
+import { transcriptText } from "./round-table.ts";
 import { stepFailure, type RunContext, type StepHooks } from "./steps.ts";
 
 /** One finished turn of a worker, as the supervisor and the next workers see it. */
@@ -12,13 +13,9 @@ export interface Turn {
   text: string;
 }
 
-/**
- * The shared view of the run: the task, then each finished turn on its own line as
- * `[agent] answer` (the simulator's routing rule reads this form, see simulator/reply.ts).
- */
+/** The shared view of the run: the task and each finished turn (round-table.ts, shared with the Temporal engine). */
 export function transcript(input: string, turns: readonly Turn[]): string {
-  const lines = turns.map((t) => `[${t.agent}] ${t.ok ? t.text : `FAILED: ${t.text}`}`);
-  return `Task:\n${input}\n` + (lines.length ? `\nWork so far:\n${lines.join("\n")}\n` : "");
+  return transcriptText(input, turns);
 }
 
 /** The model an agent calls: its `model`, or the gateway's model for its `family`. */

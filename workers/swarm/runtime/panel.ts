@@ -3,6 +3,7 @@ import type { LoadedSwarm } from "../spec/load.ts";
 import type { ModelAgentSpec, PanelSpec } from "../spec/schema.ts";
 import { askModel, systemPrompt, transcript, type Turn } from "./agents.ts";
 import type { ToolDefinition } from "./gateway.ts";
+import { panelAgrees, poolVotes } from "./round-table.ts";
 import { durableStep, stepFailure, type RunContext, type StepOutcome } from "./steps.ts";
 
 /**
@@ -80,7 +81,7 @@ export async function runPanel(
     }
     if (!answers.length) throw stepFailure(`panel ${panelName}: every panelist failed in round ${round}`);
     rounds.push(answers);
-    if (new Set(answers.map((a) => normalise(a.answer))).size === 1) break;
+    if (panelAgrees(answers)) break;
   }
   const votes = vote(rounds.at(-1)!);
   const decision = votes[0]!.answer;
@@ -106,16 +107,7 @@ function parseAnswer(args: string | undefined, text: string | null): { answer: s
   throw stepFailure("the panelist gave neither an answer nor text");
 }
 
-const normalise = (answer: string) => answer.trim().toLowerCase().replace(/\s+/g, " ");
-
-/** Confidence-weighted vote over the last round: equal answers pool their confidence; ties go to the earlier answer. */
+/** Confidence-weighted vote over the last round (round-table.ts, shared with the Temporal engine). */
 export function vote(answers: readonly PanelAnswer[]): { answer: string; weight: number }[] {
-  const pooled = new Map<string, { answer: string; weight: number; first: number }>();
-  answers.forEach((a, i) => {
-    const key = normalise(a.answer);
-    const entry = pooled.get(key) ?? { answer: a.answer, weight: 0, first: i };
-    entry.weight += a.confidence;
-    pooled.set(key, entry);
-  });
-  return [...pooled.values()].sort((a, b) => b.weight - a.weight || a.first - b.first).map(({ answer, weight }) => ({ answer, weight: Math.round(weight * 1000) / 1000 }));
+  return poolVotes(answers).map(({ answer, weight }) => ({ answer, weight: Math.round(weight * 1000) / 1000 }));
 }
