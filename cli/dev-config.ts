@@ -20,6 +20,7 @@ models:
 routing:
   fallbacks: { glm-5.1: [glm-4.7] }
   vision_fallback: gemini-3.1-pro-low
+  roles: { coder: glm, critic: claude }
 cache: { ttl_seconds: 3600 }
 hardcore: false
 `;

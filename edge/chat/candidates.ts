@@ -5,15 +5,23 @@ import { lookupModel, type ResolvedModel } from "../routing/resolve.ts";
 import { assertKeyAllowsModel, keyAllowsModel } from "../auth/middleware.ts";
 import { invalidRequest } from "../errors.ts";
 import { hasImages } from "../routing/vision.ts";
+import { groupCandidates, unknownChatModel } from "../routing/family.ts";
 
 /**
  * The models to try, in order: the one asked for, then its configured fallbacks the key may use.
  * A request with images never goes to a model without vision: it is routed to the vision
  * fallback (FR-L2-007), images intact; hardcore mode refuses instead of rerouting.
+ * `model` may also name a role or a family (model > role > family): then the family's models,
+ * which the health order ranks (see groupCandidates).
  */
 export function candidateModels(deps: GatewayDeps, c: Context<GatewayEnv>, req: ChatCompletionRequest): ResolvedModel[] {
-  const primary = lookupModel(deps.models, req.model);
   const key = c.get("key");
+  if (!deps.models.has(req.model)) {
+    const group = deps.models.groups.get(req.model);
+    if (!group) throw unknownChatModel(req.model);
+    return groupCandidates(deps.models, req.model, group, { key, images: hasImages(req), visionFallback: deps.config.routing.vision_fallback, hardcore: deps.config.hardcore });
+  }
+  const primary = lookupModel(deps.models, req.model);
   assertKeyAllowsModel(key, primary);
   const hardcore = deps.config.hardcore;
   const fallbacks = (hardcore ? [] : deps.config.routing.fallbacks[req.model] ?? []).flatMap((name) => tryLookup(deps, name) ?? []);

@@ -31,7 +31,8 @@ export async function handleChat(c: Context<GatewayEnv>, deps: GatewayDeps): Pro
     if (cached.state === "hit") return answerFromCache(c, deps, req, cached.answer);
     const { budget, ordered, firstSlot } = await admit(deps, c, req, candidates);
     try {
-      return await tryCandidates(c, deps, req, ordered, (model) => boundedOutput(req!, model, budget), finisher(deps, budget, cached), firstSlot);
+      // Hardcore forbids fallback: a family request gets the healthiest of its models, alone.
+      return await tryCandidates(c, deps, req, deps.config.hardcore ? ordered.slice(0, 1) : ordered, (model) => boundedOutput(req!, model, budget), finisher(deps, budget, cached), firstSlot);
     } catch (error) {
       budget.settle(undefined, 0);
       throw error;

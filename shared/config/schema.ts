@@ -65,8 +65,7 @@ export const modelSchema = z.strictObject({
   tpm: z.number().int().positive().optional(),
 });
 
-export const configSchema = z
-  .strictObject({
+const configBase = z.strictObject({
     gateway: z
       .strictObject({
         master_key: secretRef,
@@ -78,7 +77,8 @@ export const configSchema = z
       .strictObject({
         fallbacks: z.record(z.string(), z.array(z.string())).default({}),
         vision_fallback: z.string().default("gemini-3.1-pro-low"),
-        roles: z.record(z.string(), z.string()).default({}),
+        /** Role → family: a chat request (or a swarm agent) may name a role instead of a model. */
+        roles: z.record(z.string().min(1), z.string().min(1)).default({}),
         /** Circuit breaker per model: open after this many failures in a row, for this long. */
         circuit: z
           .strictObject({ failure_threshold: z.number().int().positive().default(5), open_ms: z.number().int().positive().default(30_000) })
@@ -100,28 +100,51 @@ export const configSchema = z
       })
       .default({ max_queue: 100, max_wait_ms: 10_000 }),
     hardcore: z.boolean().default(false),
-  })
-  .superRefine((config, ctx) => {
-    for (const [name, model] of Object.entries(config.models)) {
-      if (!config.providers[model.provider]) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["models", name, "provider"],
-          message: `unknown provider "${model.provider}" (configured: ${Object.keys(config.providers).join(", ") || "none"})`,
-        });
-      }
-    }
-    for (const [primary, chain] of Object.entries(config.routing.fallbacks)) {
-      if (!config.models[primary]) {
-        ctx.addIssue({ code: "custom", path: ["routing", "fallbacks", primary], message: `unknown model "${primary}"` });
-      }
-      chain.forEach((name, i) => {
-        if (!config.models[name]) {
-          ctx.addIssue({ code: "custom", path: ["routing", "fallbacks", primary, i], message: `unknown model "${name}"` });
-        }
+  });
+
+export const configSchema = configBase.superRefine((config, ctx) => {
+  for (const [name, model] of Object.entries(config.models)) {
+    if (!config.providers[model.provider]) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["models", name, "provider"],
+        message: `unknown provider "${model.provider}" (configured: ${Object.keys(config.providers).join(", ") || "none"})`,
       });
     }
-  });
+  }
+  for (const [primary, chain] of Object.entries(config.routing.fallbacks)) {
+    if (!config.models[primary]) {
+      ctx.addIssue({ code: "custom", path: ["routing", "fallbacks", primary], message: `unknown model "${primary}"` });
+    }
+    chain.forEach((name, i) => {
+      if (!config.models[name]) {
+        ctx.addIssue({ code: "custom", path: ["routing", "fallbacks", primary, i], message: `unknown model "${name}"` });
+      }
+    });
+  }
+  checkRequestNames(config, ctx);
+});
+
+/**
+ * A request's `model` may name a model, a role or a family (in that precedence), so a role or a
+ * family spelled like a model would be silently shadowed: refused, as is a role whose family
+ * has no chat model to route to.
+ */
+function checkRequestNames(config: z.infer<typeof configBase>, ctx: z.RefinementCtx): void {
+  const chatFamilies = new Set(Object.values(config.models).filter((m) => m.type === "chat").map((m) => m.family));
+  for (const [name, model] of Object.entries(config.models)) {
+    if (config.models[model.family]) {
+      ctx.addIssue({ code: "custom", path: ["models", name, "family"], message: `family "${model.family}" has the name of a model; a request for "${model.family}" would be ambiguous` });
+    }
+  }
+  for (const [role, family] of Object.entries(config.routing.roles)) {
+    if (config.models[role]) {
+      ctx.addIssue({ code: "custom", path: ["routing", "roles", role], message: `role "${role}" has the name of a model; a request for "${role}" would be ambiguous` });
+    } else if (!chatFamilies.has(family)) {
+      ctx.addIssue({ code: "custom", path: ["routing", "roles", role], message: `role "${role}" routes to family "${family}", which no chat model has (chat families: ${[...chatFamilies].join(", ") || "none"})` });
+    }
+  }
+}
 
 export type GodotzConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;

@@ -101,3 +101,28 @@ test("secret references resolve from the environment and name the variable when 
   assert.equal(resolveRef("env:A_KEY", { A_KEY: "v" }, "x"), "v");
   assert.throws(() => resolveRef("env:NOPE", {}, "providers.zai.api_key"), (e: unknown) => e instanceof MissingSecretError && /NOPE/.test(e.message) && /providers\.zai\.api_key/.test(e.message));
 });
+
+test("routing.roles: a role names a chat family; roles and families may not be spelled like a model", () => {
+  assert.deepEqual(parseConfig(example).routing.roles, { coder: "glm", critic: "claude" });
+  const withRoles = (roles: string) => example.replace("roles: { coder: glm, critic: claude }", `roles: ${roles}`);
+
+  const unknown = withRoles("{ coder: mistral }");
+  const [issue] = issuesOf(unknown);
+  assert.equal(issue?.path, "routing.roles.coder");
+  assert.match(issue!.message, /role "coder" routes to family "mistral", which no chat model has \(chat families: glm, gemini, claude\)/);
+  assert.equal(issue?.line, unknown.split("\n").findIndex((l) => l.includes("mistral")) + 1);
+
+  const [embedding] = issuesOf(withRoles("{ finder: gemini-embedding }"));
+  assert.equal(embedding?.path, "routing.roles.finder");
+  assert.match(embedding!.message, /no chat model has/);
+
+  const [shadowed] = issuesOf(withRoles("{ glm-4.7: claude }"));
+  assert.equal(shadowed?.path, "routing.roles.glm-4.7");
+  assert.match(shadowed!.message, /role "glm-4.7" has the name of a model; a request for "glm-4.7" would be ambiguous/);
+
+  const [family] = issuesOf(example.replace("family: gemini, vision: true", "family: glm-5.1, vision: true"));
+  assert.equal(family?.path, "models.gemini-3.1-pro-low.family");
+  assert.match(family!.message, /family "glm-5.1" has the name of a model/);
+
+  for (const bad of ["{ '': glm }", "{ coder: '' }", "[glm]"]) assert.ok(issuesOf(withRoles(bad)).length > 0, bad);
+});

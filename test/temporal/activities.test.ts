@@ -160,9 +160,9 @@ describe("model steps through the gateway", () => {
     })) as Review;
     assert.equal(review.agent, "critic");
     assert.match(review.review, /Simulated/);
-    // The critic names a family; the gateway picked its model.
+    // The critic names a family: it asks the gateway for the family, and the gateway picks the model.
     const audit = (await stack.auditRows()).find((r) => r.agent === "critic" && r.swarm === "review-desk");
-    assert.equal(audit?.model_requested, "claude-sonnet-4.5");
+    assert.deepEqual([audit?.model_requested, audit?.model_used], ["claude", "claude-sonnet-4.5"]);
   });
 
   test("a transient gateway failure is retryable, with a jittered delay, and the retry is an event", async () => {

@@ -4,7 +4,7 @@ import type { LoadedSwarm } from "../swarm/spec/load.ts";
 import type { ModelAgentSpec } from "../swarm/spec/schema.ts";
 import { askModel, systemPrompt, transcript, workerTurn, type Turn } from "../swarm/runtime/agents.ts";
 import { recordRunEvent } from "../swarm/runtime/events.ts";
-import { ModelCallError, modelsByFamily, type GatewayTarget } from "../swarm/runtime/gateway.ts";
+import { ModelCallError, type GatewayTarget } from "../swarm/runtime/gateway.ts";
 import { RouteError, parseRoute, routeRequest, routeTool } from "../swarm/runtime/route.ts";
 import { connectTools } from "../swarm/runtime/mcp.ts";
 import { ANSWER_TOOL } from "../swarm/runtime/panel.ts";
@@ -63,7 +63,6 @@ export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityD
   const { sql, gateway } = options;
   const tasks = new TaskStore(sql);
   const loadedRuns = new Map<string, Promise<LoadedSwarm>>();
-  let families: Promise<Map<string, string>> | undefined;
 
   /** The run's swarm snapshot (swarm_runs.spec), for skills and MCP servers; histories carry only agent specs. */
   function swarmOf(runId: string, agentSwarm: string): Promise<LoadedSwarm> {
@@ -86,11 +85,7 @@ export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityD
   }
 
   async function context(ref: StepRef, turn: TurnContext): Promise<RunContext> {
-    families ??= modelsByFamily(gateway).catch((error: unknown) => {
-      families = undefined;
-      throw error;
-    });
-    return { sql, tasks, gateway, families: await families, runId: ref.runId, swarm: ref.swarm, claimer: `run:${ref.runId}`, signal: turn.signal };
+    return { sql, tasks, gateway, runId: ref.runId, swarm: ref.swarm, claimer: `run:${ref.runId}`, signal: turn.signal };
   }
 
   const hooks = (turn: TurnContext): StepHooks => ({ taskId: turn.taskId, onRetry: async () => {} });

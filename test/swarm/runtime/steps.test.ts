@@ -24,7 +24,7 @@ after(async () => {
 
 async function context(boundary?: StepBoundary): Promise<RunContext> {
   const { runId } = await requestRun(sql, { loaded: { spec: { name: "steps", version: "1" } }, input: "x", trigger: "api" });
-  return { sql, tasks: new TaskStore(sql), gateway: { url: "http://127.0.0.1:9", key: "k" }, families: new Map(), runId, swarm: "steps", claimer: `run:${runId}`, signal: new AbortController().signal, boundary };
+  return { sql, tasks: new TaskStore(sql), gateway: { url: "http://127.0.0.1:9", key: "k" }, runId, swarm: "steps", claimer: `run:${runId}`, signal: new AbortController().signal, boundary };
 }
 const info = { path: "0", agent: "alpha", title: "alpha: work" };
 const answer = async () => ({ output: "done", model: "m", tokens: 3, cost_usd: 0.01 });

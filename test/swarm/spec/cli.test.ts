@@ -69,8 +69,9 @@ test("validate --json: one result per file on stdout; a missing file is an issue
 });
 
 test("validate uses the gateway configuration when there is one: --config, GODOTZ_CONFIG, ./godotz.yaml", async () => {
-  // A gateway without claude: the research example's critic asks for a family it does not have.
-  const config = simulatedConfigYaml("http://127.0.0.1:1").split("\n").filter((l) => !l.includes("claude-sonnet-4.5")).join("\n");
+  // A gateway without claude, nor the critic role that routed to it: the research example's
+  // critic asks for a role it does not have.
+  const config = simulatedConfigYaml("http://127.0.0.1:1").split("\n").filter((l) => !l.includes("claude")).join("\n");
   const dir = path.dirname(await tmp.write("with-config/godotz.yaml", config));
   const research = path.join(EXAMPLES, "research.yaml");
   for (const run of [
@@ -80,7 +81,7 @@ test("validate uses the gateway configuration when there is one: --config, GODOT
   ]) {
     const { code, stderr } = await run();
     assert.equal(code, 2, stderr);
-    assert.match(stderr, /agents\.critic\.family: no chat model of family "claude"/);
+    assert.match(stderr, /agents\.critic\.family: no chat model of family "critic"/);
     assert.doesNotMatch(stderr, /simulated dev models/);
   }
   const missing = await godotz(["swarm", "validate", "--config", "nowhere.yaml", research]);

@@ -18,12 +18,12 @@ export function transcript(input: string, turns: readonly Turn[]): string {
   return transcriptText(input, turns);
 }
 
-/** The model an agent calls: its `model`, or the gateway's model for its `family`. */
-export function modelOf(ctx: RunContext, name: string, agent: ModelAgentSpec): string {
-  if (agent.model) return agent.model;
-  const model = ctx.families.get(agent.family!);
-  if (!model) throw stepFailure(`agent ${name}: the gateway has no model of family ${agent.family}`);
-  return model;
+/**
+ * What an agent asks the gateway for: its `model`, else its `family` (a family or a role of
+ * routing.roles), for the gateway to pick a healthy model of that family on each call.
+ */
+export function modelOf(agent: ModelAgentSpec): string {
+  return agent.model ?? agent.family!;
 }
 
 /** The agent's instructions with its skills' SKILL.md bodies before them (Agent Skills). */
@@ -46,7 +46,7 @@ export function askModel(
 ): Promise<ModelAnswer> {
   return callModel(
     ctx.gateway,
-    { model: modelOf(ctx, name, agent), max_tokens: agent.limits.max_tokens, ...request },
+    { model: modelOf(agent), max_tokens: agent.limits.max_tokens, ...request },
     { swarm, agent: name, task: hooks.taskId },
     {
       maxAttempts: agent.limits.max_attempts,

@@ -5,7 +5,7 @@ import type { LoadedSwarm } from "../spec/load.ts";
 import { swarmSchema } from "../spec/schema.ts";
 import { claimRun, finishRun, getRun, renewLease, type RunStatus } from "../runs/store.ts";
 import { recordRunEvent, recordRunEvents } from "./events.ts";
-import { modelsByFamily, type GatewayTarget } from "./gateway.ts";
+import type { GatewayTarget } from "./gateway.ts";
 import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
 import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
 
@@ -84,7 +84,6 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       sql: deps.sql,
       tasks: new TaskStore(deps.sql),
       gateway: deps.gateway,
-      families: await modelsByFamily(deps.gateway),
       runId,
       swarm: row.swarm,
       claimer: `run:${runId}`,

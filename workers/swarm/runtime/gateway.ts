@@ -160,24 +160,3 @@ function safeJson(text: string): unknown {
     return undefined;
   }
 }
-
-const modelList = z.object({ data: z.array(z.object({ id: z.string(), family: z.string().optional(), type: z.string().optional() })) });
-
-/**
- * Model names by family, from the gateway's /v1/models, for agents that give `family:` instead of
- * `model:`. The first chat model the gateway lists in a family is used.
- */
-export async function modelsByFamily(target: GatewayTarget): Promise<Map<string, string>> {
-  let response: Response;
-  try {
-    response = await fetch(`${target.url}/v1/models`, { headers: { authorization: `Bearer ${target.key}` }, signal: AbortSignal.timeout(10_000) });
-  } catch (error) {
-    throw new ModelCallError(`cannot reach the gateway at ${target.url}: ${(error as Error).message}`, undefined, undefined);
-  }
-  if (!response.ok) throw new ModelCallError(`the gateway refused to list models (${response.status})`, response.status, undefined);
-  const parsed = modelList.safeParse(await response.json().catch(() => undefined));
-  if (!parsed.success) throw new ModelCallError("the gateway's model list is not in the expected shape", response.status, undefined);
-  const out = new Map<string, string>();
-  for (const m of parsed.data.data) if (m.family && m.type !== "embedding" && !out.has(m.family)) out.set(m.family, m.id);
-  return out;
-}

@@ -44,8 +44,6 @@ export interface RunContext {
   sql: Sql;
   tasks: TaskStore;
   gateway: GatewayTarget;
-  /** family → model, from the gateway. */
-  families: Map<string, string>;
   runId: string;
   /** The run's top-level swarm: events and tasks are filed under it. */
   swarm: string;
