@@ -21,6 +21,7 @@ import type { Progress } from "../../workers/swarm/runtime/steps.ts";
 import { swarmSchema } from "../../workers/swarm/spec/schema.ts";
 import type { LoadedSwarm } from "../../workers/swarm/spec/load.ts";
 import { startStack } from "../../test/helpers/stack.ts";
+import { watchModelCalls } from "./model-calls.ts";
 
 const RUNS = 5;
 const WIDTH = 20;
@@ -45,19 +46,8 @@ const sql = openDatabase(stack.databaseUrl, { max: POOL });
 const checkpointer = PostgresSaver.fromConnString(stack.databaseUrl);
 await checkpointer.setup();
 
-// Each model call, by the agent that made it (the runtime names it in x-godotz-agent).
-const calls: { agent: string; start: number; end: number }[] = [];
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-  if (!url.endsWith("/v1/chat/completions")) return realFetch(input, init);
-  const agent = new Headers(init?.headers).get("x-godotz-agent") ?? "?";
-  const start = performance.now();
-  const response = await realFetch(input, init);
-  const body = await response.arrayBuffer();
-  calls.push({ agent, start, end: performance.now() });
-  return new Response(body, { status: response.status, headers: response.headers });
-};
+// Each model call, by the agent that made it.
+const { calls, stop: stopWatching } = watchModelCalls();
 
 interface Finished {
   step: string;
@@ -112,7 +102,7 @@ for (let r = 0; r < RUNS; r++) {
   fan.push(await fanOutRun(wide));
   seq.push(await oneAtATimeRun(narrow));
 }
-globalThis.fetch = realFetch;
+stopWatching();
 
 const m = (xs: number[]) => median(xs);
 const superStep = m(fan.map((f) => f.superStepMs));

@@ -14,6 +14,7 @@ import { executeRun } from "../../workers/swarm/runtime/executor.ts";
 import { swarmSchema } from "../../workers/swarm/spec/schema.ts";
 import type { LoadedSwarm } from "../../workers/swarm/spec/load.ts";
 import { startStack } from "../../test/helpers/stack.ts";
+import { watchModelCalls } from "./model-calls.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 // The agents call the simulator directly (its OpenAI API), so the gateway's own work (audit,
@@ -50,17 +51,7 @@ net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typ
 } as typeof socketWrite;
 
 // Model-call time, measured around each chat completion the runtime sends.
-const calls: { start: number; end: number }[] = [];
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-  if (!url.endsWith("/v1/chat/completions")) return realFetch(input, init);
-  const start = performance.now();
-  const response = await realFetch(input, init);
-  const body = await response.arrayBuffer();
-  calls.push({ start, end: performance.now() });
-  return new Response(body, { status: response.status, headers: response.headers });
-};
+const { calls, stop: stopWatching } = watchModelCalls();
 
 async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number; writes: number }> {
   const { runId } = await requestRun(sql, { loaded, input: "bench", trigger: "api" });
@@ -112,7 +103,7 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
       `Postgres socket writes per step ${median(writes).toFixed(1)}`,
   );
 }
-globalThis.fetch = realFetch;
+stopWatching();
 net.Socket.prototype.write = socketWrite;
 console.log(results.join("\n"));
 await postgresSaver.end();

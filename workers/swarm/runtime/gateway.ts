@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from "p-retry";
 import { z } from "zod";
+import { postText, type PostAnswer } from "./post.ts";
 
 /**
  * Model calls of agents, always through the godotz gateway (OpenAI wire format) with the
@@ -112,27 +113,54 @@ export async function callModel(target: GatewayTarget, request: ModelRequest, wh
 }
 
 async function attempt(target: GatewayTarget, request: ModelRequest, who: Attribution, options: CallOptions): Promise<ModelAnswer> {
-  const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs);
-  let response: Response;
+  const deadline = callDeadline(options.timeoutMs, options.signal);
   try {
-    response = await fetch(`${target.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${target.key}`,
-        "content-type": "application/json",
-        "x-godotz-swarm": who.swarm,
-        "x-godotz-agent": who.agent,
-        "x-godotz-task": who.task,
-      },
-      body: JSON.stringify(request),
-      signal,
-    });
+    return await send(target, request, who, options, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+/**
+ * An attempt's signal: the run's, and a timeout cleared as soon as the attempt ends.
+ * `AbortSignal.timeout` keeps its timer for the whole timeout (two minutes by default) after the
+ * call, and the timer keeps the async context it was made in: LangGraph's run tree for the node,
+ * with the node's config. A run kept every step's for that long (a heap snapshot in the middle of
+ * a swarm benchmark run held hundreds of them), all copied out of the young generation.
+ */
+function callDeadline(timeoutMs: number, outer: AbortSignal | undefined): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), timeoutMs);
+  const relay = () => controller.abort(outer?.reason);
+  if (outer?.aborted) relay();
+  else outer?.addEventListener("abort", relay, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", relay);
+    },
+  };
+}
+
+async function send(target: GatewayTarget, request: ModelRequest, who: Attribution, options: CallOptions, signal: AbortSignal): Promise<ModelAnswer> {
+  let response: PostAnswer;
+  try {
+    const headers = {
+      authorization: `Bearer ${target.key}`,
+      "content-type": "application/json",
+      "x-godotz-swarm": who.swarm,
+      "x-godotz-agent": who.agent,
+      "x-godotz-task": who.task,
+    };
+    response = await postText(`${target.url}/v1/chat/completions`, headers, JSON.stringify(request), signal);
   } catch (error) {
     if (options.signal?.aborted) throw new AbortError(new ModelCallError("the run was stopped", undefined, "aborted"));
-    throw new Error(`gateway unreachable or too slow: ${(error as Error).message}`); // transient
+    const why = signal.aborted ? (signal.reason as Error) : (error as Error);
+    throw new Error(`gateway unreachable or too slow: ${why.message}`); // transient
   }
-  const text = await response.text().catch(() => "");
-  if (!response.ok) {
+  const text = response.text;
+  if (response.status < 200 || response.status > 299) {
     const parsed = errorBody.safeParse(safeJson(text));
     const message = parsed.success ? parsed.data.error.message : text.slice(0, 200);
     const code = parsed.success ? (parsed.data.error.code ?? undefined) : undefined;
@@ -147,9 +175,9 @@ async function attempt(target: GatewayTarget, request: ModelRequest, who: Attrib
   const choice = parsed.data.choices[0]!.message;
   return {
     message: { role: "assistant", content: choice.content ?? null, ...(choice.tool_calls?.length ? { tool_calls: choice.tool_calls as ToolCall[] } : {}) },
-    model: response.headers.get("x-godotz-model") ?? parsed.data.model,
+    model: response.header("x-godotz-model") ?? parsed.data.model,
     tokens: parsed.data.usage?.total_tokens ?? 0,
-    costUsd: Number(response.headers.get("x-godotz-cost-usd") ?? 0) || 0,
+    costUsd: Number(response.header("x-godotz-cost-usd") ?? 0) || 0,
   };
 }
 
