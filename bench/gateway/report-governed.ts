@@ -80,7 +80,7 @@ above, in the same run, with one more target: godotz's Node entry with every gov
 (\`bench/gateway/serve.ts governed\`). Its cache, rate limits, concurrency slots and model health
 live in the real Redis, ${
     governed.store === "native"
-      ? "reached over one native connection with auto-pipelining (`REDIS_URL`, `edge/store/native-redis.ts`; `--governed-store=rest` puts the local Upstash REST server back in between)"
+      ? "reached over one native connection, commands pipelined on it as they are issued (`REDIS_URL`, `edge/store/native-redis.ts`; `--governed-store=rest` puts the local Upstash REST server back in between)"
       : "reached through the local Upstash REST server (`--governed-store=rest`; `edge/store/local-upstash.ts`, one more process)"
   }, under a namespace of its own; budgets and the
 audit live in Postgres. The virtual key has a daily budget of $100,000 and limits of 100,000,000

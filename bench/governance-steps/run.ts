@@ -174,7 +174,7 @@ Postgres ${server!.server_version} (synchronous_commit ${server!.sync}). Run on 
 **How it is measured.** Each governance step of the chat route, called on its own in one process
 through the same functions the gateway calls (\`createGovernance\` over the real Redis, once
 through the local Upstash REST server, in its own process, as the Worker and a Node gateway with
-\`UPSTASH_*\` reach it ("REST"), and once over one native connection with auto-pipelining, as a
+\`UPSTASH_*\` reach it ("REST"), and once over one native connection with commands in flight together, as a
 Node gateway with \`REDIS_URL\` does ("native", \`edge/store/native-redis.ts\`); \`BudgetLedger\` on a fresh Postgres database),
 with the limits of the governed gateway benchmark (\`bench/gateway/config.ts\`), so nothing is
 ever refused. Per step: ${CALLS.toLocaleString("en-US")} calls one after another (p50 and p99 of each call's time), then

@@ -33,9 +33,17 @@ export interface Admission {
  */
 export async function admit(deps: GatewayDeps, c: Context<GatewayEnv>, req: ChatCompletionRequest, candidates: ResolvedModel[]): Promise<Admission> {
   const primary = candidates[0]!;
+  // The slot's wait ends when admission refuses or the client leaves: one controller fed by both
+  // rather than AbortSignal.any, whose WeakRefs kept every request's signals, and what they reach,
+  // alive through young-generation collections (docs/benchmarks.md, governed tail at 500 requests/s).
   const giveUp = new AbortController();
+  const client = c.req.raw.signal;
+  const clientGone = () => giveUp.abort(client.reason);
+  if (client.aborted) clientGone();
+  else client.addEventListener("abort", clientGone, { once: true });
   const slot = takeSlot(deps, c, primary, giveUp.signal);
-  slot.catch(() => {}); // read where the slot is used, or dropped with it
+  const unlisten = () => client.removeEventListener("abort", clientGone);
+  slot.then(unlisten, unlisten); // read where the slot is used, or dropped with it
   const dropSlot = () => {
     giveUp.abort();
     slot.then((lease) => void lease?.release(), () => {});

@@ -80,7 +80,10 @@ export async function healthOrder(deps: GatewayDeps, candidates: ResolvedModel[]
   }
 }
 
-/** A concurrency slot on the model; `giveUp` abandons the wait (the client's disconnect always does). */
+/**
+ * A concurrency slot on the model. The wait ends when the client disconnects, or, when `giveUp` is
+ * given, when it aborts: the caller makes it follow the client's signal too.
+ */
 export async function takeSlot(deps: GatewayDeps, c: Context<GatewayEnv>, model: ResolvedModel, giveUp?: AbortSignal): Promise<Lease | undefined> {
   const cap = model.config.max_concurrency ?? DEFAULT_MODEL_CONCURRENCY[model.name];
   if (!cap) return undefined;
@@ -89,7 +92,7 @@ export async function takeSlot(deps: GatewayDeps, c: Context<GatewayEnv>, model:
       model: model.name,
       cap,
       keyId: c.get("key").id,
-      signal: giveUp ? AbortSignal.any([c.req.raw.signal, giveUp]) : c.req.raw.signal,
+      signal: giveUp ?? c.req.raw.signal,
       maxWaitMs: deps.config.limits.max_wait_ms,
       maxQueue: deps.config.limits.max_queue,
     });

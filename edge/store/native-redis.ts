@@ -5,8 +5,15 @@ import type { SharedRedis, StoreScript } from "./redis.ts";
 /**
  * The shared store over one native Redis connection (ioredis), for Node gateways: the same
  * commands and the same results as @upstash/redis as connectRedis configures it, without an HTTP
- * round trip through a REST server per command. Commands issued in the same tick go out as one
- * pipeline (auto-pipelining), which is what a request's parallel rate-limit checks do.
+ * round trip through a REST server per command. Commands are written as they are issued and may be
+ * in flight together on the connection (Redis answers in order), so a request's parallel
+ * rate-limit checks still wait on one round trip.
+ *
+ * Not ioredis's auto-pipelining: its per-tick Pipeline objects (and everything their commands
+ * reference) outlived young-generation collections, so a governed gateway at 500 requests/s
+ * promoted about 20 KB per request to the old generation and scavenged longer and more often
+ * (docs/benchmarks.md, "What sets the governed tail at 500 requests/s"). Plain writes allocate
+ * less and cost less CPU per command on loopback.
  *
  * Node only: the Worker cannot open TCP to Redis this way, and nothing it bundles imports this.
  *
@@ -29,7 +36,7 @@ export class NativeRedis implements SharedRedis {
 
   constructor(url: string, options: { connectTimeoutMs?: number; commandTimeoutMs?: number; onError?: (error: Error) => void } = {}) {
     this.client = new IORedis(url, {
-      enableAutoPipelining: true,
+      enableAutoPipelining: false,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: true,
       connectTimeout: options.connectTimeoutMs ?? 1_000,

@@ -119,3 +119,36 @@ test("a request refused by its rate limit gives back the concurrency slot admiss
   // Both need a slot at once: with a slot kept by a refusal, one waits out max_wait_ms and gets a 429.
   await Promise.all([0, 1].map((i) => otherClient.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `after ${i}` }] })));
 });
+
+test("a client that leaves while admission waits for a concurrency slot gives up its place in the queue", async () => {
+  // glm-4.7 has 2 slots and a queue of 4 per key. Two slow requests hold the slots; four of
+  // another key wait and then disconnect. Had their waits outlived the clients, that key's queue
+  // would still be full and its next request refused at once (429 queue full) instead of served.
+  stack.simulator.script("glm-4.7", { latencyMs: 600 });
+  try {
+    const keyFor = async (name: string) => ((await (await stack.admin("POST", "/keys", { name })).json()) as { key: string }).key;
+    const holder = new OpenAI({ apiKey: await keyFor("slot-holder"), baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+    const leaverKey = await keyFor("leaver");
+    const holding = [0, 1].map((i) => holder.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `hold ${i}` }] }));
+    await new Promise((r) => setTimeout(r, 100));
+    const leaving = new AbortController();
+    const waits = Array.from({ length: 4 }, (_, i) =>
+      fetch(`${stack.gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${leaverKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "glm-4.7", messages: [{ role: "user", content: `leave ${i}` }] }),
+        signal: leaving.signal,
+      }).then(() => "answered", (e: unknown) => (e as Error).name),
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    leaving.abort();
+    assert.deepEqual(await Promise.all(waits), ["AbortError", "AbortError", "AbortError", "AbortError"]);
+    await new Promise((r) => setTimeout(r, 150)); // a waiter polls every 50 ms or so
+    const after = new OpenAI({ apiKey: leaverKey, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+    const answer = await after.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: "after leaving" }] });
+    assert.equal(answer.choices.length, 1);
+    await Promise.all(holding);
+  } finally {
+    stack.simulator.reset();
+  }
+});
