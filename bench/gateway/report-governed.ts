@@ -88,7 +88,7 @@ requests and 2,000,000,000 tokens per minute; \`glm-5.1\` has 1,000 concurrency 
 per-model limits (\`bench/gateway/config.ts\`), so every request is held, counted and slotted, and
 none is refused or queued. Every request is at \`temperature: 0\` with a prompt made unique by a
 counter, so each one is looked up in the cache, misses, and has its answer written back. Per
-request the gateway thus does${governed.store === "native" ? " (each Redis command one round trip on the connection, those issued in the same tick in one pipeline)" : " (each Redis command one HTTP request to the REST server)"}: cache lookup (Redis GET); then, at once
+request the gateway thus does${governed.store === "native" ? " (each Redis command one round trip on the connection; commands issued together are in flight together)" : " (each Redis command one HTTP request to the REST server)"}: cache lookup (Redis GET); then, at once
 (\`admit\` in \`edge/chat/admission.ts\`), four rate-limit checks (key and model, requests and
 tokens; one Lua script each), the budget hold on the process's slice of the key's budget (in
 memory; \`edge/budget/slices.ts\` writes settled spend and resizes the slice in one Postgres
