@@ -437,18 +437,22 @@ export const scoutDesk: SwarmDefinition = {
  * good (its failure is recorded), and the supervisor then sees both turns, in the order it named
  * them. A fan-out of one (the writer) follows, then FINISH.
  */
-export function scoutDeskFanOutV3(): HistoryBuilder {
-  const s = new Script({ runId: "run_fanout", swarm: scoutDesk, input: "How do teams cache LLM answers?" }, "7a1c3f0e-000b-4000-8000-00000000000b");
+/** A v3 scout-desk run up to its first fan-out: the supervisor has sent web and papers out at once. */
+function scoutsSentOutV3(runId: string, workflowRunId: string): { s: Script; scout: string; fanOut: string } {
+  const s = new Script({ runId, swarm: scoutDesk, input: "How do teams cache LLM answers?" }, workflowRunId);
   s.h.workflowTask();
   s.h.patchMarker(CRITIC_REVIEW_PATCH);
   s.h.patchMarker(FAN_OUT_PATCH, [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH]);
   s.h.completeActivity(s.runUpdate("running"), { status: "running" });
   s.h.workflowTask();
-
   const scout = "Find how teams cache answers.";
   s.h.completeActivity(s.supervise(1, 2), { parallel: ["web", "papers"], instruction: scout } satisfies SupervisorDecision);
   s.h.workflowTask();
-  const fanOut = s.nextStep();
+  return { s, scout, fanOut: s.nextStep() };
+}
+
+export function scoutDeskFanOutV3(): HistoryBuilder {
+  const { s, scout, fanOut } = scoutsSentOutV3("run_fanout", "7a1c3f0e-000b-4000-8000-00000000000b");
   const web = s.work("web", `${fanOut}.web`, scout);
   const papers = s.work("papers", `${fanOut}.papers`, scout);
   s.h.completeActivity(web, "Semantic caches keyed by embeddings [blog].");
@@ -481,16 +485,7 @@ export function scoutDeskFanOutV3(): HistoryBuilder {
 
 /** v3, cancelled with the `cancel` signal while both branches of a fan-out are in flight. */
 export function scoutDeskFanOutCancelledV3(): HistoryBuilder {
-  const s = new Script({ runId: "run_fanoutcancel", swarm: scoutDesk, input: "How do teams cache LLM answers?" }, "7a1c3f0e-000c-4000-8000-00000000000c");
-  s.h.workflowTask();
-  s.h.patchMarker(CRITIC_REVIEW_PATCH);
-  s.h.patchMarker(FAN_OUT_PATCH, [CRITIC_REVIEW_PATCH, FAN_OUT_PATCH]);
-  s.h.completeActivity(s.runUpdate("running"), { status: "running" });
-  s.h.workflowTask();
-  const scout = "Find how teams cache answers.";
-  s.h.completeActivity(s.supervise(1, 2), { parallel: ["web", "papers"], instruction: scout } satisfies SupervisorDecision);
-  s.h.workflowTask();
-  const fanOut = s.nextStep();
+  const { s, scout, fanOut } = scoutsSentOutV3("run_fanoutcancel", "7a1c3f0e-000c-4000-8000-00000000000c");
   const branches = ["web", "papers"].map((name) => s.work(name, `${fanOut}.${name}`, scout));
   s.h.signal("cancel", "the user pressed stop");
   s.h.workflowTask();
