@@ -1,5 +1,5 @@
 import type { AgentLimits, AgentSpec, ModelAgentSpec, PanelSpec, SwarmSpec } from "../swarm/spec/schema.ts";
-import { poolVotes, transcriptText, type VotePool } from "../swarm/runtime/round-table.ts";
+import { poolVotes, transcriptText, workerChoices, type VotePool, type WorkerChoice } from "../swarm/runtime/round-table.ts";
 
 export { panelAgrees } from "../swarm/runtime/round-table.ts";
 
@@ -223,12 +223,9 @@ export function fanOutWidth(spec: SwarmSpec, version: number): number {
   return version >= 3 ? Math.max(1, spec.topology.max_parallel ?? 1) : 1;
 }
 
-/** The workers the supervisor may choose from, with their roles. */
-export function routingChoices(spec: SwarmSpec): { name: string; role?: string }[] {
-  return spec.topology.workers.map((name) => {
-    const role = spec.panels[name]?.role ?? spec.agents[name]?.role;
-    return role === undefined ? { name } : { name, role };
-  });
+/** The workers the supervisor may choose from, with their roles, as the LangGraph runtime lists them. */
+export function routingChoices(spec: SwarmSpec): WorkerChoice[] {
+  return workerChoices(spec);
 }
 
 /** Critic agents in file order: in v2 they review the final answer before the run finishes. */

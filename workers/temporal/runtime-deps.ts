@@ -5,9 +5,9 @@ import type { ModelAgentSpec } from "../swarm/spec/schema.ts";
 import { askModel, systemPrompt, transcript, workerTurn, type Turn } from "../swarm/runtime/agents.ts";
 import { recordRunEvent } from "../swarm/runtime/events.ts";
 import { ModelCallError, type GatewayTarget } from "../swarm/runtime/gateway.ts";
-import { RouteError, parseRoute, routeRequest, routeTool } from "../swarm/runtime/route.ts";
+import { RouteError, parseRoute, routeTool, supervisorPrompt } from "../swarm/runtime/route.ts";
 import { connectTools } from "../swarm/runtime/mcp.ts";
-import { ANSWER_TOOL } from "../swarm/runtime/panel.ts";
+import { ANSWER_TOOL, panelQuestion, readPanelAnswer } from "../swarm/runtime/panel.ts";
 import type { RunContext, StepHooks } from "../swarm/runtime/steps.ts";
 import type { PanelInput, ReviewInput, StepRef, SupervisorInput, TurnRecord, WorkerInput } from "./plan.ts";
 import type { StepRecorder, SwarmActivityDeps, SwarmEvent, TurnContext, TurnRunner } from "./activities.ts";
@@ -104,11 +104,10 @@ export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityD
         const ctx = await context(input, turn);
         const names = input.workers.map((w) => w.name);
         const width = input.maxParallel ?? 1;
-        const roster = input.workers.map((w) => `- ${w.name}: ${w.role ?? "worker"}`).join("\n");
         const agent = oneAttempt(input.spec);
         const answer = await askModel(ctx, input.agentSwarm, input.agent, agent, hooks(turn), {
           messages: [
-            { role: "system", content: `${agent.instructions.trim()}\n\nYour team:\n${roster}\n\n${routeRequest(width)}`.trim() },
+            { role: "system", content: supervisorPrompt(agent.instructions, input.workers, width) },
             { role: "user", content: transcript(input.task, turnsOf(input.transcript)) },
           ],
           tools: [routeTool(names, width)],
@@ -152,11 +151,7 @@ export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityD
         const ctx = await context(input, turn);
         const loaded = await swarmOf(input.runId, input.agentSwarm);
         const agent = oneAttempt(input.spec);
-        // The LangGraph runtime's panel question (workers/swarm/runtime/panel.ts), word for word.
-        const previous = input.previousRound.map((a) => `[${a.agent}] (confidence ${a.confidence}) ${a.answer.replaceAll("\n", " ")}`);
-        const question =
-          `${transcript(input.task, turnsOf(input.transcript))}\nYou sit on the panel "${input.panel}"${input.panelRole ? ` (${input.panelRole})` : ""}. Answer the task with the answer tool.` +
-          (previous.length ? `\n\nThe panel's answers in round ${input.round - 1}:\n${previous.join("\n")}\nRevise your answer if they convince you.` : "");
+        const question = panelQuestion(transcript(input.task, turnsOf(input.transcript)), input.panel, input.panelRole, input.round, input.previousRound);
         const reply = await askModel(ctx, input.agentSwarm, input.agent, agent, hooks(turn), {
           messages: [
             { role: "system", content: systemPrompt(loaded, agent) || `You are ${input.agent}.` },
@@ -165,17 +160,9 @@ export function runtimeActivityDeps(options: RuntimeDepsOptions): SwarmActivityD
           tools: [ANSWER_TOOL],
           tool_choice: { type: "function", function: { name: "answer" } },
         });
-        const args = reply.message.tool_calls?.[0]?.function.arguments;
-        try {
-          const parsed = args ? (JSON.parse(args) as { answer?: unknown; confidence?: unknown }) : undefined;
-          const confidence = Number(parsed?.confidence);
-          if (typeof parsed?.answer === "string" && parsed.answer && confidence >= 0 && confidence <= 1) return { answer: parsed.answer, confidence };
-        } catch {
-          // fall through to the text
-        }
-        const text = reply.message.content?.trim();
-        if (text) return { answer: text, confidence: 0.5 };
-        throw new Error("the panelist gave neither an answer nor text");
+        const answer = readPanelAnswer(reply.message.tool_calls?.[0]?.function.arguments, reply.message.content);
+        if (!answer) throw new Error("the panelist gave neither an answer nor text");
+        return answer;
       }),
 
     review: (input: ReviewInput, turn) =>

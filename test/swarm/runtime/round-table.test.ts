@@ -1,9 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { vote } from "../../../workers/swarm/runtime/panel.ts";
+import { panelQuestion, readPanelAnswer, vote } from "../../../workers/swarm/runtime/panel.ts";
 import { transcript } from "../../../workers/swarm/runtime/agents.ts";
-import { panelAgrees, poolVotes } from "../../../workers/swarm/runtime/round-table.ts";
-import { tallyVotes, taskWithWork } from "../../../workers/temporal/plan.ts";
+import { panelAgrees, poolVotes, workerChoices } from "../../../workers/swarm/runtime/round-table.ts";
+import { supervisorPrompt } from "../../../workers/swarm/runtime/route.ts";
+import { swarmSchema } from "../../../workers/swarm/spec/schema.ts";
+import { routingChoices, tallyVotes, taskWithWork } from "../../../workers/temporal/plan.ts";
 
 // The same panel must reach the same decision, and a worker see the same transcript, on either engine.
 const ballots = [
@@ -62,4 +64,39 @@ test("both engines show a worker the same transcript", () => {
   assert.equal(transcript("Do it", turns), taskWithWork("Do it", records));
   assert.equal(transcript("Do it", turns), "Task:\nDo it\n\nWork so far:\n[scout] found it\n[coder] FAILED: timeout\n");
   assert.equal(transcript("Do it", []), "Task:\nDo it\n");
+});
+
+test("the supervisor sees the same team on both engines: roles, a panel's role, or what a panel does", () => {
+  const spec = swarmSchema.parse({
+    name: "desk",
+    version: 1,
+    agents: {
+      lead: { type: "supervisor", model: "glm-5.1" },
+      writer: { type: "worker", model: "glm-4.7", role: "writes" },
+      coder: { type: "worker", model: "glm-4.7" },
+      a: { type: "worker", model: "glm-4.7" },
+      b: { type: "worker", model: "claude-sonnet-4.5" },
+    },
+    panels: { jury: { agents: ["a", "b"] } },
+    topology: { supervisor: "lead", workers: ["writer", "coder", "jury"] },
+  });
+  assert.deepEqual(workerChoices(spec), [{ name: "writer", role: "writes" }, { name: "coder" }, { name: "jury", role: "a panel that votes on an answer" }]);
+  assert.deepEqual(routingChoices(spec), workerChoices(spec));
+  assert.equal(
+    supervisorPrompt("  Lead the desk. ", workerChoices(spec), 1),
+    "Lead the desk.\n\nYour team:\n- writer: writes\n- coder: worker\n- jury: a panel that votes on an answer\n\nCall the route tool with who works next, or FINISH when the task is done.",
+  );
+});
+
+test("a panelist is asked the same on both engines, and its answer read the same", () => {
+  assert.equal(panelQuestion("Task:\nX\n", "jury", undefined, 1, []), 'Task:\nX\n\nYou sit on the panel "jury". Answer the task with the answer tool.');
+  assert.equal(
+    panelQuestion("Task:\nX\n", "jury", "decides", 2, [{ agent: "a", answer: "yes\nsure", confidence: 0.7 }]),
+    'Task:\nX\n\nYou sit on the panel "jury" (decides). Answer the task with the answer tool.\n\nThe panel\'s answers in round 1:\n[a] (confidence 0.7) yes sure\nRevise your answer if they convince you.',
+  );
+  assert.deepEqual(readPanelAnswer('{"answer":"yes","confidence":"0.8"}', null), { answer: "yes", confidence: 0.8 });
+  assert.deepEqual(readPanelAnswer('{"answer":"yes","confidence":3}', " maybe "), { answer: "maybe", confidence: 0.5 });
+  assert.deepEqual(readPanelAnswer("{not json", "text"), { answer: "text", confidence: 0.5 });
+  assert.deepEqual(readPanelAnswer('{"answer":"","confidence":0.5}', undefined), undefined);
+  assert.equal(readPanelAnswer(undefined, "   "), undefined);
 });

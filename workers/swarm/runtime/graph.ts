@@ -5,7 +5,8 @@ import { maxParallelOf, type ModelAgentSpec } from "../spec/schema.ts";
 import { askModel, transcript, workerTurn, type Turn } from "./agents.ts";
 import { connectTools } from "./mcp.ts";
 import { runPanel } from "./panel.ts";
-import { FINISH, RouteError, parseRoute, routeRequest, routeTool, type Route } from "./route.ts";
+import { FINISH, RouteError, parseRoute, routeTool, supervisorPrompt, type Route } from "./route.ts";
+import { workerChoices } from "./round-table.ts";
 import { durableStep, stepFailure, type RunContext, type StepResult } from "./steps.ts";
 
 /**
@@ -49,8 +50,8 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   const { supervisor, workers, max_turns } = spec.topology;
   const boss = spec.agents[supervisor];
   if (!boss || boss.type === "swarm") throw stepFailure(`swarm ${spec.name}: the supervisor ${supervisor} is not a model agent`);
-  const roster = workers.map((w) => `- ${w}: ${spec.agents[w]?.role ?? spec.panels[w]?.role ?? (spec.panels[w] ? "a panel that votes on an answer" : "worker")}`).join("\n");
   const width = maxParallelOf(spec.topology);
+  const system = supervisorPrompt(boss.instructions, workerChoices(spec), width);
   const route = routeTool(workers, width);
   // Every branch's model call listens on the run's signal, and a fan-out has up to `width` of
   // them at once; Node would otherwise warn of a listener leak past ten.
@@ -65,7 +66,7 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
     const result = await durableStep(ctx, { path, agent: supervisor, title: `${supervisor}: decide who works next (turn ${state.decisions + 1})` }, async (hooks) => {
       const answer = await askModel(ctx, spec.name, supervisor, boss, hooks, {
         messages: [
-          { role: "system", content: `${boss.instructions.trim()}\n\nYour team:\n${roster}\n\n${routeRequest(width)}`.trim() },
+          { role: "system", content: system },
           { role: "user", content: transcript(state.input, state.turns) },
         ],
         tools: [route],

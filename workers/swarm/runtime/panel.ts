@@ -61,9 +61,7 @@ export async function runPanel(
       const agent = loaded.spec.agents[name];
       if (!agent || agent.type === "swarm") throw stepFailure(`panel ${panelName}: ${name} is not a model agent of this swarm`);
       const result = await durableStep(ctx, { path: `${path}.r${round}-${name}`, agent: name, title: `${name}: panel ${panelName}, round ${round}` }, async (hooks) => {
-        const question =
-          `${transcript(input, turns)}\nYou sit on the panel "${panelName}"${panel.role ? ` (${panel.role})` : ""}. Answer the task with the answer tool.` +
-          (previous ? `\n\nThe panel's answers in round ${round - 1}:\n${previous.map(line).join("\n")}\nRevise your answer if they convince you.` : "");
+        const question = panelQuestion(transcript(input, turns), panelName, panel.role, round, previous ?? []);
         const reply = await askModel(ctx, loaded.spec.name, name, agent as ModelAgentSpec, hooks, {
           messages: [
             { role: "system", content: systemPrompt(loaded, agent as ModelAgentSpec) || `You are ${name}.` },
@@ -72,7 +70,8 @@ export async function runPanel(
           tools: [ANSWER_TOOL],
           tool_choice: { type: "function", function: { name: "answer" } },
         });
-        const parsed = parseAnswer(reply.message.tool_calls?.[0]?.function.arguments, reply.message.content);
+        const parsed = readPanelAnswer(reply.message.tool_calls?.[0]?.function.arguments, reply.message.content);
+        if (!parsed) throw stepFailure("the panelist gave neither an answer nor text");
         return { output: parsed.answer, data: parsed, model: reply.model, tokens: reply.tokens, cost_usd: reply.costUsd };
       });
       if (!result.ok) continue; // a panelist that failed for good does not vote
@@ -89,12 +88,22 @@ export async function runPanel(
   return { output: decision, data: { rounds, votes, decision }, tokens: 0, cost_usd: 0 };
 }
 
-function line(a: PanelAnswer): string {
-  return `[${a.agent}] (confidence ${a.confidence}) ${a.answer.replaceAll("\n", " ")}`;
+/**
+ * What a panelist is asked in a round: the work so far, its seat, and from round 2 the panel's
+ * previous answers with their confidence. Both engines ask this, word for word.
+ */
+export function panelQuestion(work: string, panelName: string, panelRole: string | undefined, round: number, previous: readonly PanelAnswer[]): string {
+  const seat = `${work}\nYou sit on the panel "${panelName}"${panelRole ? ` (${panelRole})` : ""}. Answer the task with the answer tool.`;
+  if (previous.length === 0) return seat;
+  const lines = previous.map((a) => `[${a.agent}] (confidence ${a.confidence}) ${a.answer.replaceAll("\n", " ")}`);
+  return `${seat}\n\nThe panel's answers in round ${round - 1}:\n${lines.join("\n")}\nRevise your answer if they convince you.`;
 }
 
-/** A tool call's arguments, or the text of a model that answered without the tool (confidence 0.5). */
-function parseAnswer(args: string | undefined, text: string | null): { answer: string; confidence: number } {
+/**
+ * A panelist's answer: the answer tool's arguments, else the text of a model that answered
+ * without the tool (confidence 0.5), else nothing; each engine fails the turn its own way.
+ */
+export function readPanelAnswer(args: string | undefined, text: string | null | undefined): { answer: string; confidence: number } | undefined {
   if (args) {
     try {
       const parsed = answerArgs.safeParse(JSON.parse(args));
@@ -104,7 +113,7 @@ function parseAnswer(args: string | undefined, text: string | null): { answer: s
     }
   }
   if (text?.trim()) return { answer: text.trim(), confidence: 0.5 };
-  throw stepFailure("the panelist gave neither an answer nor text");
+  return undefined;
 }
 
 /** Confidence-weighted vote over the last round (round-table.ts, shared with the Temporal engine). */

@@ -1,3 +1,5 @@
+import type { SwarmSpec } from "../spec/schema.ts";
+
 /**
  * What both engines (LangGraph and Temporal) must decide and write the same way, so a swarm gives
  * the same answer on either: the panel's vote, when a panel agrees, and the transcript a worker
@@ -60,4 +62,19 @@ export interface TranscriptLine {
 export function transcriptText(task: string, turns: readonly TranscriptLine[]): string {
   const lines = turns.map((t) => `[${t.agent}] ${t.ok ? t.text : `FAILED: ${t.text}`}`);
   return `Task:\n${task}\n` + (lines.length ? `\nWork so far:\n${lines.join("\n")}\n` : "");
+}
+
+/** A worker the supervisor may choose, with what it is for. */
+export interface WorkerChoice {
+  name: string;
+  role?: string;
+}
+
+/** The supervisor's choices: each worker's role, a panel's, or what a panel without one does. */
+export function workerChoices(spec: SwarmSpec): WorkerChoice[] {
+  return spec.topology.workers.map((name) => {
+    const panel = spec.panels[name];
+    const role = spec.agents[name]?.role ?? panel?.role ?? (panel ? "a panel that votes on an answer" : undefined);
+    return role === undefined ? { name } : { name, role };
+  });
 }

@@ -1,4 +1,5 @@
 import type { ToolDefinition } from "./gateway.ts";
+import type { WorkerChoice } from "./round-table.ts";
 
 /**
  * The supervisor's `route` tool, shared by both engines (graph.ts and the Temporal activities) so
@@ -38,6 +39,12 @@ export function routeTool(workers: readonly string[], maxParallel: number): Tool
       parameters: { type: "object", properties: { next, reason: { type: "string" } }, required: ["next"] },
     },
   };
+}
+
+/** The supervisor's system prompt: its instructions, its team with their roles, and how to route. */
+export function supervisorPrompt(instructions: string, workers: readonly WorkerChoice[], maxParallel: number): string {
+  const roster = workers.map((w) => `- ${w.name}: ${w.role ?? "worker"}`).join("\n");
+  return `${instructions.trim()}\n\nYour team:\n${roster}\n\n${routeRequest(maxParallel)}`.trim();
 }
 
 /** The line of the supervisor's system prompt that asks for the route. */
