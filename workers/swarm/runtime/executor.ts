@@ -8,6 +8,7 @@ import { recordRunEvent, recordRunEvents } from "./events.ts";
 import type { GatewayTarget } from "./gateway.ts";
 import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
 import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
+import { discardPrepared, type PreparedSteps } from "./step-tasks.ts";
 
 export interface ExecutorDeps {
   sql: Sql;
@@ -54,8 +55,11 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   const runBase = { swarm: row.swarm, run_id: runId, step: null, agent: null, task_id: null };
   const started = { ...runBase, type: "started" as const, attempt: row.attempts };
   await recordRunEvents(deps.sql, row.attempts === 1 ? [{ ...runBase, type: "created" }, started] : [started]);
+  // Steps opened ahead, in the transaction that closed the step before (step-tasks.ts).
+  const prepared: PreparedSteps = new Map();
   const finish = async (status: "completed" | "failed" | "cancelled", output: string | null, error: string | null): Promise<RunOutcome> => {
     if (status === "cancelled") await cancelOpenSteps(deps.sql, runId);
+    else await discardPrepared({ prepared, tasks: new TaskStore(deps.sql) });
     if (await finishRun(deps.sql, runId, deps.worker, { status, output, error })) {
       await recordRunEvent(deps.sql, { ...runBase, type: status, ...(error ? { error } : {}), ...(output ? { output_summary: output.slice(0, 500) } : {}) });
     }
@@ -94,6 +98,7 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
         if (draining()) throw new RunStopped("drain", "the worker is stopping");
       },
       boundary: runBoundary(runId, row.swarm, loaded.spec.budget),
+      prepared,
     };
     const graph = compileSwarmGraph(ctx, loaded, deps.checkpointer);
     const config = { configurable: { thread_id: runId }, recursionLimit: recursionLimit(loaded) };

@@ -7,7 +7,7 @@ import { connectTools } from "./mcp.ts";
 import { runPanel } from "./panel.ts";
 import { FINISH, RouteError, parseRoute, routeTool, supervisorPrompt, type Route } from "./route.ts";
 import { workerChoices } from "./round-table.ts";
-import { durableStep, stepFailure, type RunContext, type StepResult } from "./steps.ts";
+import { durableStep, stepFailure, type RunContext, type StepInfo, type StepResult } from "./steps.ts";
 
 /**
  * A swarm as a LangGraph StateGraph: START → supervisor, which routes (by a tool call through the
@@ -57,13 +57,16 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   // them at once; Node would otherwise warn of a listener leak past ten.
   if (width > 1) setMaxListeners(Math.max(getMaxListeners(ctx.signal), 10 + width * 2), ctx.signal);
 
+  /** The supervisor's step at `path`, deciding its turn `decisions + 1`. */
+  const supervisorStep = (path: string, decisions: number): StepInfo => ({ path, agent: supervisor, title: `${supervisor}: decide who works next (turn ${decisions + 1})` });
+
   const graph = new StateGraph(SwarmState);
   graph.addNode("supervisor", async (state: SwarmStateValue) => {
     const path = `${prefix}${state.steps}`;
     if (state.decisions >= max_turns) {
       return { next: FINISH, error: `stopped unfinished: the supervisor made max_turns (${max_turns}) decisions` };
     }
-    const result = await durableStep(ctx, { path, agent: supervisor, title: `${supervisor}: decide who works next (turn ${state.decisions + 1})` }, async (hooks) => {
+    const result = await durableStep(ctx, supervisorStep(path, state.decisions), async (hooks) => {
       const answer = await askModel(ctx, spec.name, supervisor, boss, hooks, {
         messages: [
           { role: "system", content: system },
@@ -74,6 +77,11 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
       });
       const decision = decide(answer.message.tool_calls?.[0]?.function.arguments, workers, width);
       return { output: decision.finish ? FINISH : decision.workers.join(","), data: decision, model: answer.model, tokens: answer.tokens, cost_usd: answer.costUsd };
+    }, (outcome) => {
+      // The workers it named come next, at the following step number (see the worker nodes).
+      const decision = storedRoute(outcome.output, outcome.data);
+      if (decision.finish) return [];
+      return decision.workers.flatMap((name) => workerStepInfo(loaded, name, workerPath(prefix, state.steps + 1, name, width)) ?? []);
     });
     if (!result.ok) return { next: FINISH, steps: state.steps + 1, error: `the supervisor ${supervisor} failed: ${result.error}` };
     const decision = storedRoute(result.output, result.data);
@@ -87,8 +95,11 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
     graph.addNode(name, async (state: SwarmStateValue) => {
       // A fan-out's branches share the step number, so each gets its own path under it
       // (`3.alpha`, `3.beta`): a distinct task, hence exactly-once, per branch.
-      const path = width > 1 ? `${prefix}${state.steps}.${name}` : `${prefix}${state.steps}`;
-      const result = await workerStep(ctx, loaded, name, path, state);
+      const path = workerPath(prefix, state.steps, name, width);
+      // The supervisor comes next, unless it is out of turns; a fan-out's branches leave it to
+      // open on its own, after all of them.
+      const next = width === 1 && state.decisions < max_turns ? [supervisorStep(`${prefix}${state.steps + 1}`, state.decisions)] : [];
+      const result = await workerStep(ctx, loaded, name, path, state, next);
       const turn: Turn = { step: path, agent: name, ok: result.ok, text: result.ok ? result.output : result.error };
       return { turns: [turn], steps: state.steps + 1 };
     });
@@ -114,17 +125,32 @@ export function compileSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, checkpoi
   return buildSwarmGraph(ctx, loaded, prefix).compile({ checkpointer });
 }
 
-function workerStep(ctx: RunContext, loaded: LoadedSwarm, name: string, path: string, state: SwarmStateValue): Promise<StepResult> {
+function workerPath(prefix: string, steps: number, name: string, width: number): string {
+  return width > 1 ? `${prefix}${steps}.${name}` : `${prefix}${steps}`;
+}
+
+/** The step a worker takes at `path`: a panel, a nested swarm or a model agent; none for an unknown name. */
+function workerStepInfo(loaded: LoadedSwarm, name: string, path: string): StepInfo | undefined {
   const spec = loaded.spec;
   const panel = spec.panels[name];
-  if (panel) {
-    return durableStep(ctx, { path, agent: name, title: `${name}: panel of ${panel.agents.join(", ")}` }, () => runPanel(ctx, loaded, name, panel, path, state.input, state.turns));
-  }
+  if (panel) return { path, agent: name, title: `${name}: panel of ${panel.agents.join(", ")}` };
   const agent = spec.agents[name];
-  if (!agent) return Promise.resolve({ ok: false, error: `${name} is neither an agent nor a panel of swarm ${spec.name}` });
+  if (!agent) return undefined;
+  if (agent.type === "swarm") return { path, agent: name, title: `${name}: nested swarm ${loaded.subswarms[name]?.spec.name ?? agent.swarm}` };
+  return { path, agent: name, title: `${name}: ${agent.role ?? "work on the task"}`.slice(0, 200) };
+}
+
+function workerStep(ctx: RunContext, loaded: LoadedSwarm, name: string, path: string, state: SwarmStateValue, next: readonly StepInfo[]): Promise<StepResult> {
+  const spec = loaded.spec;
+  const info = workerStepInfo(loaded, name, path);
+  if (!info) return Promise.resolve({ ok: false, error: `${name} is neither an agent nor a panel of swarm ${spec.name}` });
+  const then = () => next;
+  const panel = spec.panels[name];
+  if (panel) return durableStep(ctx, info, () => runPanel(ctx, loaded, name, panel, path, state.input, state.turns), then);
+  const agent = spec.agents[name]!;
   if (agent.type === "swarm") {
     const sub = loaded.subswarms[name];
-    return durableStep(ctx, { path, agent: name, title: `${name}: nested swarm ${sub?.spec.name ?? agent.swarm}` }, async () => {
+    return durableStep(ctx, info, async () => {
       if (!sub) throw stepFailure(`the nested swarm of ${name} (${agent.swarm}) was not loaded with the run`);
       // Run inline without a checkpointer of its own: its steps are durable tasks, so a resumed
       // parent replays the nested run from their stored results without calling a model twice.
@@ -132,16 +158,16 @@ function workerStep(ctx: RunContext, loaded: LoadedSwarm, name: string, path: st
       const values = (await graph.invoke({ input: transcript(state.input, state.turns) }, { recursionLimit: recursionLimit(sub), signal: ctx.signal })) as SwarmStateValue;
       if (values.error) throw stepFailure(`nested swarm ${sub.spec.name}: ${values.error}`);
       return { output: values.output ?? "", data: { turns: values.turns.length }, tokens: 0, cost_usd: 0 };
-    });
+    }, then);
   }
-  return durableStep(ctx, { path, agent: name, title: `${name}: ${agent.role ?? "work on the task"}`.slice(0, 200) }, async (hooks) => {
+  return durableStep(ctx, info, async (hooks) => {
     const tools = agent.tools.length ? await connectTools(spec, agent.tools) : undefined;
     try {
       return await workerTurn(ctx, loaded, name, agent as ModelAgentSpec, hooks, state.input, state.turns, tools);
     } finally {
       await tools?.close();
     }
-  });
+  }, then);
 }
 
 /** A bad route fails the supervisor's step for good, as any step failure does. */

@@ -1,12 +1,9 @@
 import type postgres from "postgres";
 import type { Sql } from "../../../shared/db/connect.ts";
-import type { RunEvent } from "../../events/runs.ts";
 import type { TaskStore } from "../../tasks/store.ts";
-import type { Task } from "../../tasks/schema.ts";
-import { claimedTaskStatements } from "../../tasks/claimed.ts";
-import { TASK_COLUMNS, closeClaimed } from "../../tasks/sql.ts";
 import { ModelCallError, type GatewayTarget } from "./gateway.ts";
-import { insertRunEventsWhen, recordRunEvent, recordRunEvents } from "./events.ts";
+import { recordRunEvent } from "./events.ts";
+import { closeStep, openStep, type PreparedSteps } from "./step-tasks.ts";
 
 /**
  * A step of a run (an agent's turn, a panel answer, a supervisor decision) is a task in the task
@@ -61,6 +58,11 @@ export interface RunContext {
   beforeStep?: () => Promise<void>;
   /** The run's stop conditions in the database, checked in the transaction that opens each step. */
   boundary?: StepBoundary;
+  /**
+   * Where steps opened ahead (in the transaction that closed the step before) wait for their
+   * node; without it every step opens on its own (step-tasks.ts).
+   */
+  prepared?: PreparedSteps;
 }
 
 /**
@@ -95,14 +97,22 @@ export interface StepHooks {
   onRetry(attempt: number, error: Error): Promise<void>;
 }
 
-const STEP_LEASE_SECONDS = 6 * 3600;
-
-export async function durableStep(ctx: RunContext, info: StepInfo, work: (hooks: StepHooks) => Promise<StepOutcome>): Promise<StepResult> {
+/**
+ * Runs `work` as a step of the run, exactly once across crashes. `next` names the steps that
+ * follow a successful outcome when the caller knows them; they are opened in the transaction
+ * that closes this one.
+ */
+export async function durableStep(
+  ctx: RunContext,
+  info: StepInfo,
+  work: (hooks: StepHooks) => Promise<StepOutcome>,
+  next: (outcome: StepOutcome) => readonly StepInfo[] = () => [],
+): Promise<StepResult> {
   await ctx.beforeStep?.();
   const opened = await openStep(ctx, info);
   if (!("task" in opened)) return opened;
   const { task } = opened;
-  const base = { ...eventBase(ctx, info), task_id: task.id };
+  const base = { swarm: ctx.swarm, run_id: ctx.runId, step: info.path, agent: info.agent, task_id: task.id };
   ctx.onProgress?.({ kind: "step-started", step: info.path, agent: info.agent, title: info.title });
   const hooks: StepHooks = {
     taskId: task.id,
@@ -123,112 +133,17 @@ export async function durableStep(ctx: RunContext, info: StepInfo, work: (hooks:
     ctx.onProgress?.({ kind: "step-finished", step: info.path, agent: info.agent, title: info.title, ok: false, error: error.message });
     return { ok: false, error: error.message };
   }
-  await closeStep(ctx, task.id, outcome, {
+  const completed = {
     ...base,
-    type: "completed",
+    type: "completed" as const,
     ...(outcome.model ? { model: outcome.model } : {}),
     tokens: outcome.tokens,
     cost_usd: outcome.cost_usd,
     output_summary: outcome.output.slice(0, 500),
-  });
+  };
+  await closeStep(ctx, task.id, outcome, completed, next(outcome));
   ctx.onProgress?.({ kind: "step-finished", step: info.path, agent: info.agent, title: info.title, ok: true, model: outcome.model, tokens: outcome.tokens, cost_usd: outcome.cost_usd });
   return { ok: true, ...outcome };
-}
-
-function eventBase(ctx: RunContext, info: StepInfo) {
-  return { swarm: ctx.swarm, run_id: ctx.runId, step: info.path, agent: info.agent };
-}
-
-/**
- * Opens a step: its task claimed by the run and its `created` and `started` events, or the stored
- * result of a step that finished before. One transaction, sent in one round trip (BEGIN to
- * COMMIT pipelined on one connection), whose statements gate each other in SQL:
- *
- * 1. the run's boundary check and the task's insert, in one statement and so one snapshot: a
- *    cancel (or a spent budget) committed before the step opens always stops it, and then
- *    nothing of the step is written. A cancel committed while it opens is seen at the next
- *    boundary, as one made during the step would be;
- * 2. the claim of the task just inserted, and the events, written only if the claim was made;
- * 3. the task under the step's key, which on a resumed run is the step's stored outcome.
- */
-async function openStep(ctx: RunContext, info: StepInfo): Promise<{ task: Task } | StepResult> {
-  const input = {
-    title: info.title.slice(0, 500),
-    description: info.description?.slice(0, 100_000) ?? "",
-    issue_type: "task",
-    assignee: info.agent,
-    labels: ["swarm-step"],
-    swarm: ctx.swarm,
-    run_id: ctx.runId,
-    idempotency_key: `${ctx.runId}:${info.path}`,
-  };
-  const claim = { worker: ctx.claimer, leaseSeconds: STEP_LEASE_SECONDS };
-  const db = await ctx.sql.reserve();
-  let results: PromiseSettledResult<postgres.Row[]>[];
-  try {
-    const boundary = ctx.boundary?.query(db) ?? db`SELECT NULL::text AS stop`;
-    const statements = claimedTaskStatements(db, input, claim, { when: db`NOT EXISTS (SELECT 1 FROM boundary WHERE stop IS NOT NULL)` });
-    const base = { ...eventBase(ctx, info), task_id: statements.id };
-    const events = insertRunEventsWhen(db, [{ ...base, type: "created" }, { ...base, type: "started" }], db`EXISTS (SELECT 1 FROM claimed)`);
-    // Sent in this order with no wait between them; each waits for the ones before at the server.
-    results = await Promise.allSettled([
-      db`BEGIN`,
-      db`WITH boundary AS (${boundary}), inserted AS (${statements.insert}) SELECT * FROM boundary`,
-      db`WITH claimed AS (${statements.claim}), announced AS (${events}) SELECT * FROM claimed`,
-      db`SELECT ${db(TASK_COLUMNS)} FROM tasks WHERE idempotency_key = ${input.idempotency_key}`,
-      // After a failed statement the transaction is aborted and Postgres answers this COMMIT with a rollback.
-      db`COMMIT`,
-    ]);
-  } finally {
-    db.release();
-  }
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw failed.reason;
-  const [, checked, claimed, stored] = results.map((r) => (r as PromiseFulfilledResult<postgres.Row[]>).value);
-  if (checked?.[0]?.stop != null) throw ctx.boundary!.verdict(checked[0]);
-  const fresh = claimed?.[0] as Task | undefined;
-  if (fresh) return { task: fresh };
-  const done = stored?.[0] && finishedResult(stored[0] as Task);
-  if (done) return done;
-
-  // The step's task exists unfinished (the run resumed mid-step) or the random id was taken: the
-  // general path, which also claims a task reopened by hand.
-  const { task, created } = await ctx.tasks.create(input, claim);
-  const finished = finishedResult(task);
-  if (finished) return finished;
-  let held: Task | undefined = task.status === "in_progress" && task.claimed_by === ctx.claimer ? task : undefined;
-  if (!held && task.status === "open") held = await ctx.tasks.claimTask(task.id, claim);
-  if (!held) {
-    const now = await ctx.tasks.get(task.id);
-    return finishedResult(now) ?? { ok: false, error: `step task ${task.id} is ${now.status}${now.claimed_by ? ` (held by ${now.claimed_by})` : ""}; the run cannot use it` };
-  }
-  const resumed = { ...eventBase(ctx, info), task_id: task.id };
-  await recordRunEvents(ctx.sql, created ? [{ ...resumed, type: "created" }, { ...resumed, type: "started" }] : [{ ...resumed, type: "started" }]);
-  return { task: held };
-}
-
-/** Closes the step's task with its outcome and writes its `completed` event: one statement, one commit. */
-async function closeStep(ctx: RunContext, taskId: string, outcome: StepOutcome, event: Omit<RunEvent, "at">): Promise<void> {
-  const sql = ctx.sql;
-  const [row] = await sql`
-    WITH closed AS (${closeClaimed(sql, taskId, ctx.claimer, outcome)}),
-      announced AS (${insertRunEventsWhen(sql, [event], sql`EXISTS (SELECT 1 FROM closed)`)})
-    SELECT id FROM closed`;
-  if (row) return;
-  // No longer the run's claim: completeTask tells a task closed already (a no-op) from a lost lease (thrown).
-  await ctx.tasks.complete(taskId, ctx.claimer, outcome);
-  await recordRunEvent(ctx.sql, event);
-}
-
-function finishedResult(task: Task): StepResult | undefined {
-  if (task.status === "closed") {
-    // Closed by hand (`bd close`) rather than by the run: no stored outcome, an empty answer.
-    const r = (task.result ?? {}) as Partial<StepOutcome>;
-    return { ok: true, output: typeof r.output === "string" ? r.output : (task.close_reason ?? ""), data: r.data, model: r.model, tokens: r.tokens ?? 0, cost_usd: r.cost_usd ?? 0 };
-  }
-  if (task.status === "failed") return { ok: false, error: task.error ?? "failed" };
-  if (task.status === "cancelled") return { ok: false, error: "the step was cancelled" };
-  return undefined;
 }
 
 /** A thrown permanent failure of a step that is not a model call (an unknown worker named, a bad answer). */

@@ -1,0 +1,202 @@
+import type postgres from "postgres";
+import type { Sql } from "../../../shared/db/connect.ts";
+import type { RunEvent } from "../../events/runs.ts";
+import type { Task } from "../../tasks/schema.ts";
+import { claimedTaskStatements } from "../../tasks/claimed.ts";
+import { TASK_COLUMNS, closeClaimed } from "../../tasks/sql.ts";
+import { insertRunEventsWhen, recordRunEvent, recordRunEvents } from "./events.ts";
+import type { RunContext, RunStopped, StepInfo, StepOutcome, StepResult } from "./steps.ts";
+
+/**
+ * A step's task in Postgres: opened (claimed by the run, its `created`/`started` events) and
+ * closed (its outcome stored, its `completed` event). Each is one transaction sent in one round
+ * trip, BEGIN to COMMIT pipelined on one connection. When the runtime knows which steps come
+ * next (after a worker, the supervisor; after the supervisor, the workers it named), they are
+ * opened in the transaction that closes this one: one round trip and one commit per step instead
+ * of two, and nothing finished is at risk, since the close commits with the openings or not at
+ * all. An opening made ahead waits in `ctx.prepared` until its step takes it.
+ */
+
+/** What opening a step found: its claimed task, its stored result, a stop, or a case for the general path. */
+type Opening = { task: Task } | { done: StepResult } | { stop: RunStopped } | { general: true };
+
+/** Openings made ahead of their steps, by step path; created by the executor, one per execution. */
+export type PreparedSteps = Map<string, Opening>;
+
+const STEP_LEASE_SECONDS = 6 * 3600;
+
+/** Opens the step, or takes the opening made for it when the step before closed. */
+export async function openStep(ctx: RunContext, info: StepInfo): Promise<{ task: Task } | StepResult> {
+  const prepared = ctx.prepared?.get(info.path);
+  if (prepared) {
+    ctx.prepared!.delete(info.path);
+    return settle(ctx, info, prepared);
+  }
+  const db = await ctx.sql.reserve();
+  let opening: Opening;
+  try {
+    const statements = openingStatements(db, ctx, info);
+    opening = statements.read(await inOneRoundTrip(db, statements.queries));
+  } finally {
+    db.release(); // before the general path, which takes connections of its own
+  }
+  return settle(ctx, info, opening);
+}
+
+/**
+ * The statements that open a step, whose results gate each other in SQL:
+ *
+ * 1. the run's boundary check and the task's insert, in one statement and so one snapshot: a
+ *    cancel (or a spent budget) committed before the step opens always stops it, and then
+ *    nothing of the step is written. A cancel committed while it opens is seen at the next
+ *    boundary, as one made during the step would be;
+ * 2. the claim of the task just inserted, and the events, written only if the claim was made;
+ * 3. the task under the step's key, which on a resumed run is the step's stored outcome.
+ */
+function openingStatements(db: Sql, ctx: RunContext, info: StepInfo) {
+  const input = stepTask(ctx, info);
+  const claim = stepClaim(ctx);
+  const boundary = ctx.boundary?.query(db) ?? db`SELECT NULL::text AS stop`;
+  const statements = claimedTaskStatements(db, input, claim, { when: db`NOT EXISTS (SELECT 1 FROM boundary WHERE stop IS NOT NULL)` });
+  const base = { ...eventBase(ctx, info), task_id: statements.id };
+  const events = insertRunEventsWhen(db, [{ ...base, type: "created" }, { ...base, type: "started" }], db`EXISTS (SELECT 1 FROM claimed)`);
+  return {
+    queries: [
+      db`WITH boundary AS (${boundary}), inserted AS (${statements.insert}) SELECT * FROM boundary`,
+      db`WITH claimed AS (${statements.claim}), announced AS (${events}) SELECT * FROM claimed`,
+      db`SELECT ${db(TASK_COLUMNS)} FROM tasks WHERE idempotency_key = ${input.idempotency_key}`,
+    ],
+    read([checked, claimed, stored]: postgres.Row[][]): Opening {
+      if (checked?.[0]?.stop != null) return { stop: ctx.boundary!.verdict(checked[0]) };
+      const fresh = claimed?.[0] as Task | undefined;
+      if (fresh) return { task: fresh };
+      const done = stored?.[0] && finishedResult(stored[0] as Task);
+      return done ? { done } : { general: true };
+    },
+  };
+}
+
+async function settle(ctx: RunContext, info: StepInfo, opening: Opening): Promise<{ task: Task } | StepResult> {
+  if ("stop" in opening) throw opening.stop;
+  if ("task" in opening) return opening;
+  if ("done" in opening) return opening.done;
+  return openGenerally(ctx, info);
+}
+
+/**
+ * The step's task exists unfinished (the run resumed mid-step, or its opening was made ahead and
+ * a drain stopped the run before it began) or the random id was taken: createTask's general
+ * path, which also claims a task reopened by hand.
+ */
+async function openGenerally(ctx: RunContext, info: StepInfo): Promise<{ task: Task } | StepResult> {
+  const claim = stepClaim(ctx);
+  const { task, created } = await ctx.tasks.create(stepTask(ctx, info), claim);
+  const finished = finishedResult(task);
+  if (finished) return finished;
+  let held: Task | undefined = task.status === "in_progress" && task.claimed_by === ctx.claimer ? task : undefined;
+  if (!held && task.status === "open") held = await ctx.tasks.claimTask(task.id, claim);
+  if (!held) {
+    const now = await ctx.tasks.get(task.id);
+    return finishedResult(now) ?? { ok: false, error: `step task ${task.id} is ${now.status}${now.claimed_by ? ` (held by ${now.claimed_by})` : ""}; the run cannot use it` };
+  }
+  const resumed = { ...eventBase(ctx, info), task_id: task.id };
+  await recordRunEvents(ctx.sql, created ? [{ ...resumed, type: "created" }, { ...resumed, type: "started" }] : [{ ...resumed, type: "started" }]);
+  return { task: held };
+}
+
+/**
+ * Closes the step's task with its outcome and writes its `completed` event, and opens the steps
+ * in `next` in the same transaction when the run may go on (not draining, lease held).
+ */
+export async function closeStep(ctx: RunContext, taskId: string, outcome: StepOutcome, event: Omit<RunEvent, "at">, next: readonly StepInfo[]): Promise<void> {
+  const ahead = next.length > 0 && ctx.prepared !== undefined && (await mayGoOn(ctx)) ? next : [];
+  const db = ahead.length ? await ctx.sql.reserve() : ctx.sql;
+  let closed: postgres.Row | undefined;
+  try {
+    const close = db`
+      WITH closed AS (${closeClaimed(db, taskId, ctx.claimer, outcome)}),
+        announced AS (${insertRunEventsWhen(db, [event], db`EXISTS (SELECT 1 FROM closed)`)})
+      SELECT id FROM closed`;
+    if (!ahead.length) {
+      [closed] = await close;
+    } else {
+      const openings = ahead.map((info) => openingStatements(db, ctx, info));
+      const [closedRows, ...rest] = await inOneRoundTrip(db, [close, ...openings.flatMap((o) => o.queries)]);
+      closed = closedRows?.[0];
+      // A close that found its task no longer the run's leaves the openings to their steps' own
+      // (general) path, which finds the tasks already claimed by the run.
+      if (closed) openings.forEach((o, i) => ctx.prepared!.set(ahead[i]!.path, o.read(rest.slice(i * 3, i * 3 + 3))));
+    }
+  } finally {
+    if (ahead.length) (db as postgres.ReservedSql).release();
+  }
+  if (closed) return;
+  // No longer the run's claim: completeTask tells a task closed already (a no-op) from a lost lease (thrown).
+  await ctx.tasks.complete(taskId, ctx.claimer, outcome);
+  await recordRunEvent(ctx.sql, event);
+}
+
+/** Whether the run may begin another step now: what ctx.beforeStep would let through. */
+async function mayGoOn(ctx: RunContext): Promise<boolean> {
+  if (ctx.signal.aborted) return false;
+  try {
+    await ctx.beforeStep?.();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The tasks of openings made ahead that no step took, cancelled when the run ends (completed or
+ * failed) so none stays in progress. A drained run keeps them: the run resumes into them.
+ */
+export async function discardPrepared(ctx: Pick<RunContext, "prepared" | "tasks">): Promise<void> {
+  for (const opening of ctx.prepared?.values() ?? []) {
+    if ("task" in opening) await ctx.tasks.cancel(opening.task.id, "the run ended before this step began").catch(() => {});
+  }
+  ctx.prepared?.clear();
+}
+
+/**
+ * Sends BEGIN, the statements and COMMIT with no wait between them; each waits for the ones
+ * before at the server. After a failed statement the transaction is aborted and Postgres answers
+ * the COMMIT with a rollback; the first failure is thrown.
+ */
+async function inOneRoundTrip(db: Sql, queries: postgres.PendingQuery<postgres.Row[]>[]): Promise<postgres.Row[][]> {
+  const results = await Promise.allSettled([db`BEGIN`, ...queries, db`COMMIT`]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.slice(1, -1).map((r) => (r as PromiseFulfilledResult<postgres.Row[]>).value);
+}
+
+/** A step's task, keyed by the run and the step's path. */
+function stepTask(ctx: RunContext, info: StepInfo) {
+  return {
+    title: info.title.slice(0, 500),
+    description: info.description?.slice(0, 100_000) ?? "",
+    issue_type: "task",
+    assignee: info.agent,
+    labels: ["swarm-step"],
+    swarm: ctx.swarm,
+    run_id: ctx.runId,
+    idempotency_key: `${ctx.runId}:${info.path}`,
+  };
+}
+
+const stepClaim = (ctx: RunContext) => ({ worker: ctx.claimer, leaseSeconds: STEP_LEASE_SECONDS });
+
+function eventBase(ctx: RunContext, info: StepInfo) {
+  return { swarm: ctx.swarm, run_id: ctx.runId, step: info.path, agent: info.agent };
+}
+
+export function finishedResult(task: Task): StepResult | undefined {
+  if (task.status === "closed") {
+    // Closed by hand (`bd close`) rather than by the run: no stored outcome, an empty answer.
+    const r = (task.result ?? {}) as Partial<StepOutcome>;
+    return { ok: true, output: typeof r.output === "string" ? r.output : (task.close_reason ?? ""), data: r.data, model: r.model, tokens: r.tokens ?? 0, cost_usd: r.cost_usd ?? 0 };
+  }
+  if (task.status === "failed") return { ok: false, error: task.error ?? "failed" };
+  if (task.status === "cancelled") return { ok: false, error: "the step was cancelled" };
+  return undefined;
+}
