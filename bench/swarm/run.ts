@@ -3,7 +3,7 @@
 // swarms: a supervisor routing through 50 workers (101 steps), and a supervisor with 20 workers
 // (41 steps). Each step's overhead is the time between it and the step before minus the time its
 // model call spent in the gateway; p50/p99 over all steps, median over RUNS runs.
-// Also counted: socket writes to Postgres per step (round trips, roughly), which load does not move.
+// Also counted: round trips to Postgres per step, which load does not move.
 // Run: npm run bench:swarm (not in CI; run it on a quiet machine). BENCH_RUNS=n for n runs.
 import net from "node:net";
 import { MemorySaver } from "@langchain/langgraph";
@@ -40,23 +40,36 @@ const postgresSaver = PostgresSaver.fromConnString(stack.databaseUrl);
 await postgresSaver.setup();
 const checkpointer = process.env.BENCH_CHECKPOINTER === "memory" ? new MemorySaver() : postgresSaver;
 
-// Socket writes to Postgres (the runtime's and the checkpointer's pools): one per round trip or
-// more, a measure of the SQL work per step that the machine's load does not move.
+// Round trips to Postgres (the runtime's and the checkpointer's pools), a measure of the SQL work
+// per step that the machine's load does not move: on each connection, a write that follows an
+// answer (or is the first) starts a round trip; writes sent before the answer (postgres.js may
+// send a pipelined transaction in two) belong to the same one.
 const PG_PORT = Number(new URL(stack.databaseUrl).port || 5432);
-let pgWrites = 0;
+let pgRoundTrips = 0;
+const answered = new WeakSet<net.Socket>();
+const started = new WeakSet<net.Socket>();
 const socketWrite = net.Socket.prototype.write;
+const socketEmit = net.Socket.prototype.emit;
 net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typeof socketWrite>) {
-  if (this.remotePort === PG_PORT) pgWrites++;
+  if (this.remotePort === PG_PORT && (!started.has(this) || answered.has(this))) {
+    pgRoundTrips++;
+    started.add(this);
+    answered.delete(this);
+  }
   return socketWrite.apply(this, args);
 } as typeof socketWrite;
+net.Socket.prototype.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]) {
+  if (event === "data" && this.remotePort === PG_PORT) answered.add(this);
+  return socketEmit.apply(this, [event, ...args] as Parameters<typeof socketEmit>);
+} as typeof socketEmit;
 
 // Model-call time, measured around each chat completion the runtime sends.
 const { calls, stop: stopWatching } = watchModelCalls();
 
-async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number; writes: number }> {
+async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number; roundTrips: number }> {
   const { runId } = await requestRun(sql, { loaded, input: "bench", trigger: "api" });
   calls.length = 0;
-  const writes0 = pgWrites;
+  const trips0 = pgRoundTrips;
   const finished: number[] = [];
   const t0 = performance.now();
   const outcome = await executeRun(
@@ -71,7 +84,7 @@ async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: nu
     return end - start - model;
   });
   const modelMs = calls.reduce((ms, c) => ms + (c.end - c.start), 0);
-  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs, writes: pgWrites - writes0 };
+  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs, roundTrips: pgRoundTrips - trips0 };
 }
 
 const results: string[] = [];
@@ -82,7 +95,7 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
   const laterP99s: number[] = [];
   const firsts: number[] = [];
   const means: number[] = [];
-  const writes: number[] = [];
+  const roundTrips: number[] = [];
   let steps = 0;
   for (let r = 0; r < RUNS; r++) {
     const run = await once(loaded);
@@ -95,16 +108,17 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
     firsts.push(run.overheads[0]!);
     laterP99s.push(percentile(run.overheads.slice(1).sort((a, b) => a - b), 99));
     means.push((run.totalMs - run.modelMs) / run.steps);
-    writes.push(run.writes / run.steps);
+    roundTrips.push(run.roundTrips / run.steps);
   }
   results.push(
     `${label}: ${steps} steps; overhead per step (median of ${RUNS} runs): p50 ${median(p50s).toFixed(2)} ms, p99 ${median(p99s).toFixed(2)} ms, mean ${median(means).toFixed(2)} ms; ` +
       `first step (with the run's start) ${median(firsts).toFixed(2)} ms, p99 of the steps after it ${median(laterP99s).toFixed(2)} ms; ` +
-      `Postgres socket writes per step ${median(writes).toFixed(1)}`,
+      `Postgres round trips per step ${median(roundTrips).toFixed(2)}`,
   );
 }
 stopWatching();
 net.Socket.prototype.write = socketWrite;
+net.Socket.prototype.emit = socketEmit;
 console.log(results.join("\n"));
 await postgresSaver.end();
 await sql.end();

@@ -4,7 +4,7 @@ import { openDatabase, type Sql } from "../../../shared/db/connect.ts";
 import { migrate } from "../../../shared/db/migrate.ts";
 import { requestRun } from "../../../workers/swarm/dispatch/request.ts";
 import { durableStep, RunStopped, type RunContext, type StepBoundary } from "../../../workers/swarm/runtime/steps.ts";
-import { discardPrepared } from "../../../workers/swarm/runtime/step-tasks.ts";
+import { discardPrepared, settlePrepared } from "../../../workers/swarm/runtime/step-tasks.ts";
 import { TaskStore } from "../../../workers/tasks/store.ts";
 import { freshDatabase } from "../../helpers/db.ts";
 
@@ -81,6 +81,8 @@ test("a step opens the step named next in the transaction that closes it; that s
   const base = await withPrepared();
   const { ctx, sent } = statementsOf(base);
   assert.equal((await durableStep(ctx, info, answer, () => [second])).ok, true);
+  // The close and the opening are under way when the step returns; the next step awaits them.
+  await settlePrepared(ctx.prepared!);
   assert.deepEqual(await written(ctx.runId), { tasks: ["closed", "in_progress"], events: ["created", "started", "completed", "created", "started"] });
   assert.equal(sent(), 2, "the first step's opening, then its close with the next step's opening");
   assert.equal((await durableStep(ctx, second, answer)).ok, true);
@@ -94,6 +96,7 @@ test("a stop seen when the next step opens ahead keeps this step's close and sto
   // Says stop once this run has a closed step: so only the opening made ahead sees it.
   const ctx = { ...base, boundary: { query: (s: Sql) => s`SELECT CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE run_id = ${base.runId} AND status = 'closed') THEN 'cancelled' END AS stop`, verdict: () => new RunStopped("cancelled", "cancelled by request") } };
   assert.equal((await durableStep(ctx, info, answer, () => [second])).ok, true);
+  await settlePrepared(ctx.prepared!);
   assert.deepEqual(await written(ctx.runId), { tasks: ["closed"], events: ["created", "started", "completed"] });
   await assert.rejects(durableStep(ctx, second, () => assert.fail("a stopped step must not work")), RunStopped);
 });
@@ -102,7 +105,9 @@ test("a failure in the transaction that closes a step and opens the next rolls b
   // random() keeps Postgres from folding the division at plan time, so it fails only once a step is closed.
   const base = await withPrepared();
   const ctx = { ...base, boundary: { query: (s: Sql) => s`SELECT CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE run_id = ${base.runId} AND status = 'closed') THEN (1 / floor(random())::int)::text END AS stop`, verdict: () => new RunStopped("cancelled", "unused") } };
-  await assert.rejects(durableStep(ctx, info, answer, () => [second]), /division by zero/);
+  // The step returns before its close is answered; the next step sees the failure when it takes its opening.
+  assert.equal((await durableStep(ctx, info, answer, () => [second])).ok, true);
+  await assert.rejects(durableStep(ctx, second, () => assert.fail("must not work")), /division by zero/);
   assert.deepEqual(await written(ctx.runId), { tasks: ["in_progress"], events: ["created", "started"] });
   assert.equal(ctx.prepared!.size, 0);
 });
@@ -123,6 +128,7 @@ test("a draining worker opens nothing ahead; a step opened ahead and left by a d
   assert.equal((await durableStep(ctx, second, answer, () => [third])).ok, true);
   draining = true;
   await assert.rejects(durableStep(ctx, third, () => assert.fail("a drained step must not work")), RunStopped);
+  await settlePrepared(ctx.prepared!); // as the executor does before it lets the run go
   const resumed = { ...base, prepared: new Map() as RunContext["prepared"] };
   const result = await durableStep(resumed, third, async () => ({ output: "resumed", tokens: 1, cost_usd: 0 }));
   assert.deepEqual([result.ok, result.ok && result.output], [true, "resumed"]);

@@ -8,7 +8,7 @@ import { recordRunEvent, recordRunEvents } from "./events.ts";
 import type { GatewayTarget } from "./gateway.ts";
 import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
 import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
-import { discardPrepared, type PreparedSteps } from "./step-tasks.ts";
+import { discardPrepared, settlePrepared, type PreparedSteps } from "./step-tasks.ts";
 
 export interface ExecutorDeps {
   sql: Sql;
@@ -58,6 +58,7 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   // Steps opened ahead, in the transaction that closed the step before (step-tasks.ts).
   const prepared: PreparedSteps = new Map();
   const finish = async (status: "completed" | "failed" | "cancelled", output: string | null, error: string | null): Promise<RunOutcome> => {
+    await settlePrepared(prepared);
     if (status === "cancelled") await cancelOpenSteps(deps.sql, runId);
     else await discardPrepared({ prepared, tasks: new TaskStore(deps.sql) });
     if (await finishRun(deps.sql, runId, deps.worker, { status, output, error })) {
@@ -125,6 +126,9 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
     if (values.error) return finish("failed", values.output, values.error);
     return finish("completed", values.output ?? "", null);
   } catch (error) {
+    // A close sent with the next step's opening is not awaited by its step: it must be answered
+    // before the run is let go, or a worker resuming it at once could work that step again.
+    await settlePrepared(prepared);
     const stopped = error instanceof RunStopped ? error : (error as { cause?: unknown })?.cause instanceof RunStopped ? ((error as { cause: RunStopped }).cause) : undefined;
     if (stopped?.reason === "cancelled") return finish("cancelled", null, stopped.message);
     if (stopped?.reason === "budget") return finish("failed", null, stopped.message);

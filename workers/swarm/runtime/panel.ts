@@ -57,10 +57,13 @@ export async function runPanel(
   for (let round = 1; round <= panel.rounds; round++) {
     const previous = rounds.at(-1);
     const answers: PanelAnswer[] = [];
-    for (const name of panel.agents) {
+    const seat = (name: string) => ({ path: `${path}.r${round}-${name}`, agent: name, title: `${name}: panel ${panelName}, round ${round}` });
+    for (const [i, name] of panel.agents.entries()) {
       const agent = loaded.spec.agents[name];
       if (!agent || agent.type === "swarm") throw stepFailure(`panel ${panelName}: ${name} is not a model agent of this swarm`);
-      const result = await durableStep(ctx, { path: `${path}.r${round}-${name}`, agent: name, title: `${name}: panel ${panelName}, round ${round}` }, async (hooks) => {
+      // The next panelist of the round answers next; its step opens as this one closes.
+      const following = panel.agents[i + 1];
+      const result = await durableStep(ctx, seat(name), async (hooks) => {
         const question = panelQuestion(transcript(input, turns), panelName, panel.role, round, previous ?? []);
         const reply = await askModel(ctx, loaded.spec.name, name, agent as ModelAgentSpec, hooks, {
           messages: [
@@ -73,7 +76,7 @@ export async function runPanel(
         const parsed = readPanelAnswer(reply.message.tool_calls?.[0]?.function.arguments, reply.message.content);
         if (!parsed) throw stepFailure("the panelist gave neither an answer nor text");
         return { output: parsed.answer, data: parsed, model: reply.model, tokens: reply.tokens, cost_usd: reply.costUsd };
-      });
+      }, () => (following ? [seat(following)] : []));
       if (!result.ok) continue; // a panelist that failed for good does not vote
       const d = result.data as { answer: string; confidence: number };
       answers.push({ agent: name, answer: d.answer, confidence: d.confidence });

@@ -15,13 +15,19 @@ import type { RunContext, RunStopped, StepInfo, StepOutcome, StepResult } from "
  * opened in the transaction that closes this one: one round trip and one commit per step instead
  * of two, and nothing finished is at risk, since the close commits with the openings or not at
  * all. An opening made ahead waits in `ctx.prepared` until its step takes it.
+ *
+ * That transaction is not awaited by the step that closes: it is under way while LangGraph moves
+ * to the next node, and the next step awaits it when it takes its opening (and sees its error, if
+ * it failed). A crash meanwhile loses the close as a crash during an awaited close would, and the
+ * step is worked again when the run resumes. The executor awaits every opening made ahead before
+ * it lets a run go, so a drained worker never leaves a close unsent.
  */
 
 /** What opening a step found: its claimed task, its stored result, a stop, or a case for the general path. */
 type Opening = { task: Task } | { done: StepResult } | { stop: RunStopped } | { general: true };
 
 /** Openings made ahead of their steps, by step path; created by the executor, one per execution. */
-export type PreparedSteps = Map<string, Opening>;
+export type PreparedSteps = Map<string, Promise<Opening>>;
 
 const STEP_LEASE_SECONDS = 6 * 3600;
 
@@ -30,7 +36,7 @@ export async function openStep(ctx: RunContext, info: StepInfo): Promise<{ task:
   const prepared = ctx.prepared?.get(info.path);
   if (prepared) {
     ctx.prepared!.delete(info.path);
-    return settle(ctx, info, prepared);
+    return settle(ctx, info, await prepared);
   }
   const db = await ctx.sql.reserve();
   let opening: Opening;
@@ -51,9 +57,11 @@ export async function openStep(ctx: RunContext, info: StepInfo): Promise<{ task:
  *    nothing of the step is written. A cancel committed while it opens is seen at the next
  *    boundary, as one made during the step would be;
  * 2. the claim of the task just inserted, and the events, written only if the claim was made;
- * 3. the task under the step's key, which on a resumed run is the step's stored outcome.
+ * 3. the task under the step's key, which on a resumed run is the step's stored outcome; not asked
+ *    for a step opened ahead, which has none unless something went wrong (the general path
+ *    then finds it).
  */
-function openingStatements(db: Sql, ctx: RunContext, info: StepInfo) {
+function openingStatements(db: Sql, ctx: RunContext, info: StepInfo, ahead = false) {
   const input = stepTask(ctx, info);
   const claim = stepClaim(ctx);
   const boundary = ctx.boundary?.query(db) ?? db`SELECT NULL::text AS stop`;
@@ -64,7 +72,7 @@ function openingStatements(db: Sql, ctx: RunContext, info: StepInfo) {
     queries: [
       db`WITH boundary AS (${boundary}), inserted AS (${statements.insert}) SELECT * FROM boundary`,
       db`WITH claimed AS (${statements.claim}), announced AS (${events}) SELECT * FROM claimed`,
-      db`SELECT ${db(TASK_COLUMNS)} FROM tasks WHERE idempotency_key = ${input.idempotency_key}`,
+      ...(ahead ? [] : [db`SELECT ${db(TASK_COLUMNS)} FROM tasks WHERE idempotency_key = ${input.idempotency_key}`]),
     ],
     read([checked, claimed, stored]: postgres.Row[][]): Opening {
       if (checked?.[0]?.stop != null) return { stop: ctx.boundary!.verdict(checked[0]) };
@@ -105,35 +113,40 @@ async function openGenerally(ctx: RunContext, info: StepInfo): Promise<{ task: T
 }
 
 /**
- * Closes the step's task with its outcome and writes its `completed` event, and opens the steps
- * in `next` in the same transaction when the run may go on (not draining, lease held).
+ * Closes the step's task with its outcome and writes its `completed` event; with steps in `next`
+ * and the run free to go on (not draining, lease held), opens them in the same transaction,
+ * which is then left under way (see the top of this file).
  */
 export async function closeStep(ctx: RunContext, taskId: string, outcome: StepOutcome, event: Omit<RunEvent, "at">, next: readonly StepInfo[]): Promise<void> {
-  const ahead = next.length > 0 && ctx.prepared !== undefined && (await mayGoOn(ctx)) ? next : [];
-  const db = ahead.length ? await ctx.sql.reserve() : ctx.sql;
-  let closed: postgres.Row | undefined;
-  try {
-    const close = db`
-      WITH closed AS (${closeClaimed(db, taskId, ctx.claimer, outcome)}),
-        announced AS (${insertRunEventsWhen(db, [event], db`EXISTS (SELECT 1 FROM closed)`)})
-      SELECT id FROM closed`;
-    if (!ahead.length) {
-      [closed] = await close;
-    } else {
-      const openings = ahead.map((info) => openingStatements(db, ctx, info));
-      const [closedRows, ...rest] = await inOneRoundTrip(db, [close, ...openings.flatMap((o) => o.queries)]);
-      closed = closedRows?.[0];
-      // A close that found its task no longer the run's leaves the openings to their steps' own
-      // (general) path, which finds the tasks already claimed by the run.
-      if (closed) openings.forEach((o, i) => ctx.prepared!.set(ahead[i]!.path, o.read(rest.slice(i * 3, i * 3 + 3))));
-    }
-  } finally {
-    if (ahead.length) (db as postgres.ReservedSql).release();
-  }
-  if (closed) return;
+  const close = (db: Sql) => db`
+    WITH closed AS (${closeClaimed(db, taskId, ctx.claimer, outcome)}),
+      announced AS (${insertRunEventsWhen(db, [event], db`EXISTS (SELECT 1 FROM closed)`)})
+    SELECT id FROM closed`;
   // No longer the run's claim: completeTask tells a task closed already (a no-op) from a lost lease (thrown).
-  await ctx.tasks.complete(taskId, ctx.claimer, outcome);
-  await recordRunEvent(ctx.sql, event);
+  const closeGenerally = async () => {
+    await ctx.tasks.complete(taskId, ctx.claimer, outcome);
+    await recordRunEvent(ctx.sql, event);
+  };
+  const prepared = ctx.prepared;
+  if (!next.length || !prepared || !(await mayGoOn(ctx))) {
+    const [closed] = await close(ctx.sql);
+    if (!closed) await closeGenerally();
+    return;
+  }
+  const db = await ctx.sql.reserve();
+  const openings = next.map((info) => openingStatements(db, ctx, info, true));
+  const sent = inOneRoundTrip(db, [close(db), ...openings.flatMap((o) => o.queries)]).finally(() => db.release());
+  const read = sent.then(async ([closed, ...rest]): Promise<Opening[]> => {
+    if (closed?.[0]) return openings.map((o, i) => o.read(rest.slice(i * 2, i * 2 + 2)));
+    // The close found its task no longer the run's: the openings are left to their steps' general path.
+    await closeGenerally();
+    return openings.map(() => ({ general: true }));
+  });
+  next.forEach((info, i) => {
+    const opening = read.then((all) => all[i]!);
+    opening.catch(() => {}); // seen by the step that takes it, or by settlePrepared
+    prepared.set(info.path, opening);
+  });
 }
 
 /** Whether the run may begin another step now: what ctx.beforeStep would let through. */
@@ -152,10 +165,16 @@ async function mayGoOn(ctx: RunContext): Promise<boolean> {
  * failed) so none stays in progress. A drained run keeps them: the run resumes into them.
  */
 export async function discardPrepared(ctx: Pick<RunContext, "prepared" | "tasks">): Promise<void> {
-  for (const opening of ctx.prepared?.values() ?? []) {
-    if ("task" in opening) await ctx.tasks.cancel(opening.task.id, "the run ended before this step began").catch(() => {});
+  for (const pending of ctx.prepared?.values() ?? []) {
+    const opening = await pending.catch(() => undefined);
+    if (opening && "task" in opening) await ctx.tasks.cancel(opening.task.id, "the run ended before this step began").catch(() => {});
   }
   ctx.prepared?.clear();
+}
+
+/** Waits for every opening made ahead (and the close it travels with) to be answered, failed or not. */
+export async function settlePrepared(prepared: PreparedSteps): Promise<void> {
+  await Promise.allSettled(prepared.values());
 }
 
 /**
