@@ -108,9 +108,11 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       const over = await budgetExceeded(deps.sql, runId, row.swarm, budget);
       if (over) return finish("failed", null, over);
     }
-    const before = await graph.getState(config);
-    const begun = before.values && (before.values as Partial<SwarmStateValue>).input !== undefined;
-    if (!begun || before.next.length > 0) {
+    // A run taken for the first time has no checkpoint yet (only its executions write them): not
+    // reading one saves the first step a round trip.
+    const before = row.attempts === 1 ? undefined : await graph.getState(config);
+    const begun = before?.values !== undefined && (before.values as Partial<SwarmStateValue>).input !== undefined;
+    if (!begun || before!.next.length > 0) {
       // "exit" durability: the checkpoint is written when the graph stops (finished, failed, or
       // stopped at a boundary), not after every step; per step it cost more than the rest of the
       // runtime (two transactions, about fifty socket writes; docs/benchmarks.md). The step tasks
