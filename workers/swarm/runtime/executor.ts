@@ -54,10 +54,14 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   }
   const runBase = { swarm: row.swarm, run_id: runId, step: null, agent: null, task_id: null };
   const started = { ...runBase, type: "started" as const, attempt: row.attempts };
-  await recordRunEvents(deps.sql, row.attempts === 1 ? [{ ...runBase, type: "created" }, started] : [started]);
+  // The run's start events are written while the graph is built; the first step waits for them
+  // before it opens (so they come before its own events), and so does the run's end.
+  const announced = recordRunEvents(deps.sql, row.attempts === 1 ? [{ ...runBase, type: "created" }, started] : [started]);
+  announced.catch(() => {}); // awaited below: by the first step or the run's end
   // Steps opened ahead, in the transaction that closed the step before (step-tasks.ts).
   const prepared: PreparedSteps = new Map();
   const finish = async (status: "completed" | "failed" | "cancelled", output: string | null, error: string | null): Promise<RunOutcome> => {
+    await announced;
     await settlePrepared(prepared);
     if (status === "cancelled") await cancelOpenSteps(deps.sql, runId);
     else await discardPrepared({ prepared, tasks: new TaskStore(deps.sql) });
@@ -96,6 +100,7 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       onProgress: deps.onProgress,
       minBackoffMs: deps.minBackoffMs,
       beforeStep: async () => {
+        await announced;
         if (draining()) throw new RunStopped("drain", "the worker is stopping");
       },
       boundary: runBoundary(runId, row.swarm, loaded.spec.budget),
@@ -131,6 +136,7 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
     // A close sent with the next step's opening is not awaited by its step: it must be answered
     // before the run is let go, or a worker resuming it at once could work that step again.
     await settlePrepared(prepared);
+    await announced.catch(() => {}); // a failure to write it is the run's to report (finish awaits it again)
     const stopped = error instanceof RunStopped ? error : (error as { cause?: unknown })?.cause instanceof RunStopped ? ((error as { cause: RunStopped }).cause) : undefined;
     if (stopped?.reason === "cancelled") return finish("cancelled", null, stopped.message);
     if (stopped?.reason === "budget") return finish("failed", null, stopped.message);
