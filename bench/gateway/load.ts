@@ -11,7 +11,8 @@ export { REQUEST_BODY } from "./requests.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export const TARGET_NAMES = ["direct", "portkey", "godotz", "governed"] as const;
+// "governed-base": the governed gateway of another checkout (BENCH_BASE_TREE), for A/B in one run.
+export const TARGET_NAMES = ["direct", "portkey", "godotz", "governed", "governed-base"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface Target {
@@ -20,6 +21,8 @@ export interface Target {
   headers: Record<string, string>;
   /** Every request a different prompt (requests.ts) instead of REQUEST_BODY. */
   uniqueBodies?: boolean;
+  /** The server's process, whose CPU time the log reports per request. */
+  pid?: number;
 }
 
 export type LoadName = "one-client" | "500-rps" | "500-rps-burst" | "saturation";

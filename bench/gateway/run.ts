@@ -3,7 +3,7 @@
 // audit on, a real virtual key) and through godotz with every governance step on ("governed":
 // cache misses, rate limits, budget hold and settle, concurrency slots and health ordering, all
 // shared through the real Redis, plus the audit). Four loads (load.ts), RUNS runs, medians and ratios.
-//   npm run bench:gateway [-- --runs=3 --seconds=10 --one-client=2000 --targets=direct,portkey,godotz,governed --governed-store=native --no-write]
+//   npm run bench:gateway [-- --runs=3 --seconds=10 --one-client=2000 --targets=direct,portkey,godotz,governed --governed-store=native --no-write --loads=500-rps]
 // --governed-store: how the governed gateway reaches Redis: "native" (REDIS_URL, a native
 // connection, the default) or "rest" (the local Upstash REST server, as before the native client).
 // Figures go to docs/benchmarks.md (sections "Gateway overhead: godotz vs Portkey" and "Gateway
@@ -22,6 +22,7 @@ import { freshDatabase } from "../../test/helpers/db.ts";
 import { startLocalUpstash } from "../../edge/store/local-upstash.ts";
 import { NativeRedis } from "../../edge/store/native-redis.ts";
 import { startPortkey, startServe, type Child } from "./servers.ts";
+import { cpuMs, cpuPerRequest, redisPid } from "./cpu.ts";
 import { TARGET_NAMES, loads, measure, type Measurement, type Target, type TargetName } from "./load.ts";
 import { requestBodies } from "./requests.ts";
 import { generatorFacts, machineFacts, summarise, writeSection } from "./report.ts";
@@ -34,8 +35,10 @@ const RUNS = arg("runs", 3);
 const SECONDS = arg("seconds", 10);
 const ONE_CLIENT = arg("one-client", 2000);
 const PIN = process.argv.includes("--pin");
+// --loads=500-rps,one-client: only those loads (experiments; such a run never writes the docs).
+const ONLY_LOADS = option("loads")?.split(",");
 // A pinned run is an experiment beside the figures in docs/benchmarks.md, never in their place.
-const WRITE = !process.argv.includes("--no-write") && !PIN;
+const WRITE = !process.argv.includes("--no-write") && !PIN && !ONLY_LOADS;
 const GOVERNED_STORE = option("governed-store") ?? "native";
 if (GOVERNED_STORE !== "native" && GOVERNED_STORE !== "rest") throw new Error(`--governed-store is native or rest, not "${GOVERNED_STORE}"`);
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -43,7 +46,12 @@ const MASTER_KEY = "gdzm_bench_" + crypto.randomUUID();
 const log = (line: string) => process.stderr.write(line + "\n");
 
 // The direct path is every run's baseline ("p99 added"), so it is always measured.
-const SELECTED = new Set<TargetName>(["direct", ...((option("targets")?.split(",") ?? TARGET_NAMES) as TargetName[])]);
+const DEFAULT_TARGETS: TargetName[] = ["portkey", "godotz", "governed"];
+const SELECTED = new Set<TargetName>(["direct", ...((option("targets")?.split(",") ?? DEFAULT_TARGETS) as TargetName[])]);
+// --targets=…,governed-base (an A/B experiment): also the governed gateway of the checkout at
+// BENCH_BASE_TREE (its own bench/gateway/serve.ts and edge/), same settings, its own key and namespace.
+const BASE_TREE = process.env.BENCH_BASE_TREE;
+if (SELECTED.has("governed-base") && !BASE_TREE) throw new Error("the governed-base target needs BENCH_BASE_TREE=<another checkout>");
 for (const name of SELECTED) if (!TARGET_NAMES.includes(name)) throw new Error(`unknown target "${name}" (known: ${TARGET_NAMES.join(", ")})`);
 
 export type RunResults = Record<string, Partial<Record<TargetName, Measurement>>>;
@@ -89,7 +97,7 @@ try {
   const profFlags = (name: string) => [...extraFlags, ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(profDir, name)}`] : [])];
   const sim = await startServe(["simulator"]);
   children.push(sim);
-  const targets: Target[] = [{ name: "direct", url: `${sim.url}/openai/v1/chat/completions`, headers: { authorization: "Bearer simulated" } }];
+  const targets: Target[] = [{ name: "direct", url: `${sim.url}/openai/v1/chat/completions`, headers: { authorization: "Bearer simulated" }, pid: sim.pid }];
   const pids: string[] = [`simulator ${sim.url} (pid ${sim.pid})`];
   if (SELECTED.has("portkey")) {
     const portkey = await startPortkey();
@@ -99,6 +107,7 @@ try {
       name: "portkey",
       url: `${portkey.url}/v1/chat/completions`,
       headers: { authorization: "Bearer simulated", "x-portkey-provider": "openai", "x-portkey-custom-host": `${sim.url}/openai/v1` },
+      pid: portkey.pid,
     });
   }
   let godotz: Child | undefined;
@@ -107,7 +116,7 @@ try {
     children.push(godotz);
     pids.push(`godotz ${godotz.url} (pid ${godotz.pid})`);
     const { key } = await createVirtualKey(godotz.url, { name: "bench" });
-    targets.push({ name: "godotz", url: `${godotz.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } });
+    targets.push({ name: "godotz", url: `${godotz.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, pid: godotz.pid });
   }
   let governed: (Child & { keyId: string }) | undefined;
   if (SELECTED.has("governed")) {
@@ -123,7 +132,15 @@ try {
     // A budget and limits that every request is held and counted against, and none reaches.
     const { id, key } = await createVirtualKey(child.url, { name: "bench-governed", budget_usd: 100_000, budget_period: "daily", rpm: 100_000_000, tpm: 2_000_000_000 });
     governed = { ...child, keyId: id };
-    targets.push({ name: "governed", url: `${child.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, uniqueBodies: true });
+    targets.push({ name: "governed", url: `${child.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, uniqueBodies: true, pid: child.pid });
+  }
+  if (SELECTED.has("governed-base")) {
+    const env = { GODOTZ_MASTER_KEY: MASTER_KEY, GODOTZ_REDIS_NAMESPACE: `${namespace}-base`, REDIS_URL };
+    const child = await startServe(["governed", sim.url, db.url], env, profFlags("governed-base"), path.join(BASE_TREE!, "bench/gateway/serve.ts"));
+    children.push(child);
+    pids.push(`godotz governed from ${BASE_TREE} ${child.url} (pid ${child.pid})`);
+    const { key } = await createVirtualKey(child.url, { name: "bench-governed-base", budget_usd: 100_000, budget_period: "daily", rpm: 100_000_000, tpm: 2_000_000_000 });
+    targets.push({ name: "governed-base", url: `${child.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` }, uniqueBodies: true, pid: child.pid });
   }
   if (PIN) pinCpus(sim.pid, children.filter((c) => c !== sim).map((c) => c.pid));
   for (const target of targets) await check(target);
@@ -132,7 +149,10 @@ try {
   const count = (name: TargetName, m: Measurement) => (served[name] = (served[name] ?? 0) + m.requests);
   for (const target of targets) count(target.name, await measure(target, { name: "saturation", label: "warm-up", kind: "autocannon", options: { connections: 50, duration: 3 } }));
 
-  const plan = loads(SECONDS, ONE_CLIENT);
+  // Per-request CPU in the log (not in the tables): each server's process, and Redis's.
+  const redis = SELECTED.has("governed") || SELECTED.has("governed-base") ? await redisPid(REDIS_URL) : undefined;
+  const plan = loads(SECONDS, ONE_CLIENT).filter((load) => !ONLY_LOADS || ONLY_LOADS.includes(load.name));
+  if (plan.length === 0) throw new Error(`--loads matched none of ${loads(SECONDS, ONE_CLIENT).map((l) => l.name).join(", ")}`);
   const runs: RunResults[] = [];
   const gateways = targets.slice(1);
   for (let run = 1; run <= RUNS; run++) {
@@ -144,11 +164,13 @@ try {
       results[load.name] = {};
       for (const target of order) {
         log(`[run ${run}/${RUNS}] ${load.name} → ${target.name} …`);
+        const cpuBefore = [cpuMs(target.pid), cpuMs(redis)];
         const m = await measure(target, load);
+        const cpu = [cpuMs(target.pid), cpuMs(redis)].map((after, i) => cpuPerRequest(cpuBefore[i], after, m.requests));
         results[load.name]![target.name] = m;
         count(target.name, m);
         const generator = m.sendLag ? `; ${m.connectionsOpened} connections, send lag p99 ${m.sendLag.p99.toFixed(2)} ms` : "";
-        log(`    ${m.ok} ok, ${m.non2xx} non-2xx, ${m.errors} errors, ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms${generator}`);
+        log(`    ${m.ok} ok, ${m.non2xx} non-2xx, ${m.errors} errors, ${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms${generator}; CPU per request: server ${cpu[0]}, Redis ${cpu[1]}`);
       }
     }
     runs.push(results);
@@ -195,9 +217,9 @@ try {
   log(`raw results: ${path.relative(process.cwd(), jsonPath)}${WRITE ? "; docs/benchmarks.md updated" : ""}`);
 } finally {
   for (const child of children.reverse()) await child.stop();
-  if (SELECTED.has("governed")) {
+  if (SELECTED.has("governed") || SELECTED.has("governed-base")) {
     const redis = new NativeRedis(REDIS_URL);
-    const keys = await redis.keys(`${namespace}:*`);
+    const keys = [...(await redis.keys(`${namespace}:*`)), ...(await redis.keys(`${namespace}-base:*`))];
     for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
     await redis.close();
   }

@@ -24,8 +24,8 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /** A server from bench/gateway/serve.ts; it announces its URL as one JSON line on stdout. */
-export function startServe(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", path.join(here, "serve.ts"), ...args], {
+export function startServe(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = [], script = path.join(here, "serve.ts")): Promise<Child> {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });

@@ -120,6 +120,23 @@ test("a request refused by its rate limit gives back the concurrency slot admiss
   await Promise.all([0, 1].map((i) => otherClient.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `after ${i}` }] })));
 });
 
+test("a cache hit is served whatever the rate limit says, and takes neither rate quota nor a slot", async () => {
+  // Hits that counted would refuse "second"; hits that kept slots (glm-4.7 has 2) would make the
+  // last two requests wait out max_wait_ms and one of them get a 429.
+  const created = (await (await stack.admin("POST", "/keys", { name: "two-a-minute", rpm: 2 })).json()) as { key: string };
+  const client = new OpenAI({ apiKey: created.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  const ask47 = (content: string) => client.chat.completions.create({ model: "glm-4.7", temperature: 0, messages: [{ role: "user", content }] }).withResponse();
+  assert.equal((await ask47("hit me")).response.headers.get("x-godotz-cache"), "miss");
+  await new Promise((r) => setTimeout(r, 100)); // the cache write happens after the response
+  for (let i = 0; i < 4; i++) assert.equal((await ask47("hit me")).response.headers.get("x-godotz-cache"), "hit");
+  assert.equal((await ask47("second")).response.headers.get("x-godotz-cache"), "miss");
+  assert.equal((await ask47("hit me")).response.headers.get("x-godotz-cache"), "hit", "a hit at the limit is still served");
+  await assert.rejects(ask47("third"), (e: unknown) => e instanceof OpenAI.RateLimitError && /2 requests per minute/.test(e.message));
+  const other = (await (await stack.admin("POST", "/keys", { name: "after-hits" })).json()) as { key: string };
+  const otherClient = new OpenAI({ apiKey: other.key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+  await Promise.all([0, 1].map((i) => otherClient.chat.completions.create({ model: "glm-4.7", messages: [{ role: "user", content: `after hits ${i}` }] })));
+});
+
 test("a client that leaves while admission waits for a concurrency slot gives up its place in the queue", async () => {
   // glm-4.7 has 2 slots and a queue of 4 per key. Two slow requests hold the slots; four of
   // another key wait and then disconnect. Had their waits outlived the clients, that key's queue

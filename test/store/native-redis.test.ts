@@ -50,3 +50,9 @@ test("script results (integers, strings, nil, nested arrays) come back alike, th
 test("EVALSHA of an unknown script fails with NOSCRIPT, as @upstash/ratelimit expects before it falls back", async () => {
   await assert.rejects(native.evalsha("0".repeat(40), [], []), (error: unknown) => `${error}`.includes("NOSCRIPT"));
 });
+
+test("commands issued together are in flight together, and each gets its own answer", async () => {
+  const keys = Array.from({ length: 20 }, (_, i) => `${prefix}:tick:${i}`);
+  await Promise.all(keys.map((key, i) => native.set(key, String(i), { px: 60_000 })));
+  assert.deepEqual(await Promise.all(keys.map((key) => native.get(key))), keys.map((_, i) => i));
+});
