@@ -137,7 +137,10 @@ export async function closeStep(ctx: RunContext, taskId: string, outcome: StepOu
   const openings = next.map((info) => openingStatements(db, ctx, info, true));
   const sent = inOneRoundTrip(db, [close(db), ...openings.flatMap((o) => o.queries)]).finally(() => db.release());
   const read = sent.then(async ([closed, ...rest]): Promise<Opening[]> => {
-    if (closed?.[0]) return openings.map((o, i) => o.read(rest.slice(i * 2, i * 2 + 2)));
+    if (closed?.[0]) {
+      let at = 0; // each opening reads the answers to its own statements
+      return openings.map((o) => o.read(rest.slice(at, (at += o.queries.length))));
+    }
     // The close found its task no longer the run's: the openings are left to their steps' general path.
     await closeGenerally();
     return openings.map(() => ({ general: true }));
