@@ -112,6 +112,13 @@ describe("a fan-out run", () => {
     // Events name each branch by its path (the NATS subject token is 1-web).
     const events = await rt.events(outcome.runId);
     assert.ok(events.some((e) => e.step === "1.web" && e.type === "completed"), JSON.stringify(events.map((e) => [e.step, e.type])));
+    // The supervisor's close opened every branch it named (one transaction: one now()); the
+    // branches leave the supervisor to open on its own, after all of them.
+    const at = new Map((await rt.sql<{ key: string; at: Date }[]>`
+      SELECT payload->>'step' || ':' || (payload->>'type') AS key, created_at AS at FROM run_events WHERE run_id = ${outcome.runId}`).map((r) => [r.key, r.at.getTime()]));
+    for (const branch of ["1.web", "1.papers", "1.practice"]) assert.equal(at.get(`${branch}:created`), at.get("0:completed"), branch);
+    assert.equal(at.get("3.writer:created"), at.get("2:completed"));
+    assert.ok(![at.get("1.web:completed"), at.get("1.papers:completed"), at.get("1.practice:completed")].includes(at.get("2:created")));
 
     // `runs show` counts a branch as its worker's own turn.
     const text = renderRunGraph(await runDetails(rt.sql, outcome.runId));

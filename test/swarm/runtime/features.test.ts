@@ -52,6 +52,15 @@ test("a panel: three families answer with confidences, revise after seeing each 
   assert.deepEqual(answers.map((s) => s.idempotency_key!.slice(outcome.runId.length + 1)), ["1.r1-a", "1.r1-b", "1.r1-c", "1.r2-a", "1.r2-b", "1.r2-c"]);
   const models = rt.stack.simulator.calls().map((c) => c.model);
   assert.deepEqual(models.slice(1, 4), ["glm-4.7", "gemini-3.1-pro-low", "claude-sonnet-4.5"]);
+  // Within a round each panelist's step opens in the transaction that closed the one before
+  // (an event's created_at is its transaction's now()); a round's first opens on its own.
+  const at = new Map((await rt.sql<{ key: string; at: Date }[]>`
+    SELECT payload->>'step' || ':' || (payload->>'type') AS key, created_at AS at FROM run_events WHERE run_id = ${outcome.runId}`).map((r) => [r.key, r.at.getTime()]));
+  for (const round of ["r1", "r2"]) {
+    assert.equal(at.get(`1.${round}-b:created`), at.get(`1.${round}-a:completed`), `${round}: b opened with a's close`);
+    assert.equal(at.get(`1.${round}-c:created`), at.get(`1.${round}-b:completed`), `${round}: c opened with b's close`);
+  }
+  assert.notEqual(at.get("1.r2-a:created"), at.get("1.r1-c:completed"), "the next round is not known until the votes are in");
 });
 
 test("the vote pools confidence over equal answers; ties go to the earlier answer", () => {

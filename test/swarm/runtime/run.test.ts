@@ -51,6 +51,24 @@ test("a run goes supervisor → alpha → supervisor → beta → supervisor →
   assert.ok(done.tokens! > 0 && done.cost_usd! > 0);
 });
 
+test("each step after the first opens in the transaction that closed the step before it, and nothing opened ahead is left", async () => {
+  const loaded = await rt.load(TWO_WORKERS);
+  const outcome = await rt.run(loaded, "ahead");
+  assert.equal(outcome.status, "completed", outcome.error ?? "");
+  // An event's created_at is its transaction's now(): equal times mean one transaction.
+  const rows = await rt.sql<{ step: string | null; type: string; at: Date }[]>`
+    SELECT payload->>'step' AS step, payload->>'type' AS type, created_at AS at FROM run_events WHERE run_id = ${outcome.runId} ORDER BY seq`;
+  const at = (step: string, type: string) => rows.find((r) => r.step === step && r.type === type)!.at.getTime();
+  // supervisor 0 → alpha 1 → supervisor 2 → beta 3 → supervisor 4 (FINISH: nothing after it).
+  for (const [step, following] of [["0", "1"], ["1", "2"], ["2", "3"], ["3", "4"]]) {
+    assert.equal(at(following!, "created"), at(step!, "completed"), `step ${following} opened with step ${step}'s close`);
+    assert.equal(at(following!, "started"), at(step!, "completed"));
+  }
+  assert.notEqual(at("0", "created"), at("0", "completed"), "the first step opens on its own");
+  const steps = await rt.steps(outcome.runId);
+  assert.deepEqual(steps.map((s) => s.status), ["closed", "closed", "closed", "closed", "closed"]);
+});
+
 test("executing a finished run again does nothing and calls no model", async () => {
   const loaded = await rt.load(TWO_WORKERS);
   const first = await rt.run(loaded, "once");
