@@ -6,6 +6,7 @@ import { swarmSchema } from "../spec/schema.ts";
 import { claimRun, finishRun, getRun, renewLease, type RunStatus } from "../runs/store.ts";
 import { recordRunEvent, recordRunEvents } from "./events.ts";
 import type { GatewayTarget } from "./gateway.ts";
+import { FreshThreadSaver } from "./checkpointer.ts";
 import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
 import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
 import { discardPrepared, settlePrepared, type PreparedSteps } from "./step-tasks.ts";
@@ -106,7 +107,10 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       boundary: runBoundary(runId, row.swarm, loaded.spec.budget),
       prepared,
     };
-    const graph = compileSwarmGraph(ctx, loaded, deps.checkpointer);
+    // A run taken for the first time has no checkpoint yet: LangGraph's read of it as the graph
+    // starts is answered without a query (checkpointer.ts).
+    const checkpointer = row.attempts === 1 ? new FreshThreadSaver(deps.checkpointer, runId) : deps.checkpointer;
+    const graph = compileSwarmGraph(ctx, loaded, checkpointer);
     const config = { configurable: { thread_id: runId }, recursionLimit: recursionLimit(loaded) };
     const budget = loaded.spec.budget;
     if (budget) {
