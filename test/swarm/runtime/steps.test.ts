@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, before, test } from "node:test";
 import { openDatabase, type Sql } from "../../../shared/db/connect.ts";
 import { migrate } from "../../../shared/db/migrate.ts";
@@ -89,6 +90,28 @@ test("a step opens the step named next in the transaction that closes it; that s
   assert.equal(sent(), 2, "the second step opened nothing itself, and closed in one statement");
   assert.equal(ctx.prepared!.size, 0);
   assert.deepEqual(await written(ctx.runId), { tasks: ["closed", "closed"], events: ["created", "started", "completed", "created", "started", "completed"] });
+});
+
+test("when a step returns, the transaction that closes it and opens the next is all on the socket, its COMMIT included", async () => {
+  // postgres.js writes a short tail (the COMMIT) in a setImmediate; LangGraph's work after the step
+  // must not hold it back, since the next step waits for this transaction's answer.
+  const ctx = await withPrepared();
+  const port = Number(new URL(db.url).port || 5432);
+  let bytes = 0;
+  const write = net.Socket.prototype.write;
+  net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typeof write>) {
+    if (this.remotePort === port) bytes += (args[0] as Buffer).length;
+    return write.apply(this, args);
+  } as typeof write;
+  try {
+    assert.equal((await durableStep(ctx, info, answer, () => [second])).ok, true);
+    const atReturn = bytes;
+    await settlePrepared(ctx.prepared!);
+    assert.equal(bytes, atReturn, "nothing of the transaction was written after the step returned");
+  } finally {
+    net.Socket.prototype.write = write;
+  }
+  assert.deepEqual((await written(ctx.runId)).tasks, ["closed", "in_progress"]);
 });
 
 test("a stop seen when the next step opens ahead keeps this step's close and stops the next step when it begins, writing nothing of it", async () => {

@@ -150,7 +150,18 @@ export async function closeStep(ctx: RunContext, taskId: string, outcome: StepOu
     opening.catch(() => {}); // seen by the step that takes it, or by settlePrepared
     prepared.set(info.path, opening);
   });
+  await written();
 }
+
+/**
+ * Resolves once what postgres.js queued in this turn of the event loop is on the socket.
+ * postgres.js writes a connection's buffer at once only past 1 KB and otherwise in a
+ * setImmediate: the tail of a transaction (its COMMIT) would leave only when LangGraph, which
+ * moves on to the next node meanwhile, next yields to the event loop, and the step that awaits
+ * this transaction would wait that much longer. Two turns, because postgres.js queues its
+ * write in the microtasks that follow this call, after a first setImmediate of ours.
+ */
+const written = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
 /** Whether the run may begin another step now: what ctx.beforeStep would let through. */
 async function mayGoOn(ctx: RunContext): Promise<boolean> {
