@@ -59,6 +59,14 @@ test("another thread, and pending writes, go to the wrapped checkpointer from th
 });
 
 let rt: RuntimeStack;
+/** Rows in LangGraph's checkpoint tables for a run's thread. */
+const checkpointRows = async (runId: string) => {
+  const [row] = await rt.sql<{ n: number }[]>`
+    SELECT (SELECT count(*) FROM checkpoints WHERE thread_id = ${runId})
+         + (SELECT count(*) FROM checkpoint_blobs WHERE thread_id = ${runId})
+         + (SELECT count(*) FROM checkpoint_writes WHERE thread_id = ${runId}) AS n`;
+  return Number(row!.n);
+};
 before(async () => {
   rt = await startRuntimeStack();
 });
@@ -77,9 +85,22 @@ test("a run's first execution reads no checkpoint before it writes one; a resume
   const firstWrite = first.calls.findIndex((call) => !isRead(call));
   assert.ok(firstWrite >= 0 && !first.calls.slice(0, firstWrite).some(isRead), `first execution: ${first.calls.join(", ")}`);
 
+  assert.ok((await checkpointRows(runId)) > 0, "a drained run keeps its checkpoint for the execution that resumes it");
+
   const resumed = recorded(rt.checkpointer);
   const outcome = await executeRun(rt.deps({ checkpointer: resumed.saver }), runId);
   assert.equal(outcome.status, "completed", outcome.error ?? "");
   assert.equal(resumed.calls[0], "getTuple", `resumed execution: ${resumed.calls.join(", ")}`);
   assert.deepEqual((await rt.steps(runId)).map((s) => s.status), ["closed", "closed", "closed", "closed", "closed"]);
+  assert.equal(await checkpointRows(runId), 0, "a finished run leaves no checkpoint behind");
+});
+
+test("a run that finishes in one execution leaves no checkpoint rows; neither does one that fails", async () => {
+  const completed = await rt.run(await rt.load(TWO_WORKERS), "done");
+  assert.equal(completed.status, "completed", completed.error ?? "");
+  assert.equal(await checkpointRows(completed.runId), 0);
+  const failing = await rt.load(TWO_WORKERS.replace("max_turns: 6", "max_turns: 1"));
+  const failed = await rt.run(failing, "too long");
+  assert.equal(failed.status, "failed");
+  assert.equal(await checkpointRows(failed.runId), 0);
 });

@@ -68,6 +68,10 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
     else await discardPrepared({ prepared, tasks: new TaskStore(deps.sql) });
     if (await finishRun(deps.sql, runId, deps.worker, { status, output, error })) {
       await recordRunEvent(deps.sql, { ...runBase, type: status, ...(error ? { error } : {}), ...(output ? { output_summary: output.slice(0, 500) } : {}) });
+      // A finished run is never executed again, so its LangGraph checkpoints are never read: they
+      // would only grow the checkpoint tables by one run's state per run. Its record stays in the
+      // run, its step tasks and its events. A failure here leaves rows behind and nothing else.
+      await deps.checkpointer.deleteThread(runId).catch(() => {});
     }
     return { runId, status, output, error, executed: true };
   };
