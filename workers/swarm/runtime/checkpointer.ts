@@ -24,44 +24,84 @@ export async function openCheckpointer(databaseUrl: string): Promise<PostgresSav
 }
 
 /**
- * The checkpointer of a run taken for the first time. Such a run has no checkpoint yet: only its
- * own executions write them (with "exit" durability, when an execution stops), and the run's
- * lease keeps other workers out meanwhile. So until this execution writes to the thread, a read
- * of it answers "none" without asking the database. LangGraph reads the thread's checkpoint as
- * the graph starts, which made a query of several joins part of every run's first step.
- * Everything else, and every read once anything was written, goes to the checkpointer it wraps.
+ * LangGraph's checkpointer as one execution of a run sees it. The step tasks, not checkpoints,
+ * are a run's exactly-once record (docs/swarm-runtime.md); a checkpoint only lets a resumed
+ * execution skip replaying steps from their tasks. Two reads and one write that cost queries and
+ * served no one are answered here instead:
+ *
+ * - A run's first execution (`fresh`) has no checkpoint yet: only its own executions write them,
+ *   and its lease keeps other workers out. Until this execution writes to the thread, a read of
+ *   it answers "none" without a query (LangGraph reads the thread as the graph starts).
+ * - Once the run's graph is ending (`ending()`: its supervisor has decided to finish), what
+ *   LangGraph writes as it exits is held in memory, not written: the run is about to be recorded
+ *   as finished, and nothing reads a finished run's checkpoints. Reads of the thread are answered
+ *   from what is held, so the executor's read of the final state costs no query either. Should the
+ *   process die before the run is recorded, the run resumes from the last checkpoint written (or
+ *   its start) and its finished steps answer from their tasks, as after any crash.
+ *
+ * Everything else goes to the checkpointer it wraps.
  */
-export class FreshThreadSaver extends BaseCheckpointSaver {
-  private written = false;
+export class ExecutionSaver extends BaseCheckpointSaver {
+  private wroteThread = false;
+  private held?: CheckpointTuple;
 
   constructor(
     private readonly inner: BaseCheckpointSaver,
     private readonly threadId: string,
+    private readonly options: { fresh: boolean; ending: () => boolean },
   ) {
     super(inner.serde);
   }
 
-  private fresh(config: RunnableConfig): boolean {
-    return !this.written && config.configurable?.thread_id === this.threadId;
+  /** Whether this execution wrote anything of the run's thread to the wrapped checkpointer. */
+  get wrote(): boolean {
+    return this.wroteThread;
+  }
+
+  private ours(config: RunnableConfig): boolean {
+    return config.configurable?.thread_id === this.threadId;
+  }
+
+  /** The thread has nothing in the wrapped checkpointer that this execution could need. */
+  private empty(config: RunnableConfig): boolean {
+    return this.ours(config) && this.options.fresh && !this.wroteThread;
   }
 
   getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
-    return this.fresh(config) ? Promise.resolve(undefined) : this.inner.getTuple(config);
+    const id = config.configurable?.checkpoint_id;
+    if (this.held && this.ours(config) && (id === undefined || id === this.held.checkpoint.id)) return Promise.resolve(this.held);
+    return this.empty(config) ? Promise.resolve(undefined) : this.inner.getTuple(config);
   }
 
   async *list(...[config, options]: Parameters<BaseCheckpointSaver["list"]>): AsyncGenerator<CheckpointTuple> {
-    if (this.fresh(config)) return;
+    if (this.held && this.ours(config)) yield this.held;
+    if (this.empty(config)) return;
     yield* this.inner.list(config, options);
   }
 
   put(...args: Parameters<BaseCheckpointSaver["put"]>): Promise<RunnableConfig> {
-    this.written = true;
-    return this.inner.put(...args);
+    const [config, checkpoint, metadata] = args;
+    if (!this.ours(config) || !this.options.ending()) {
+      if (this.ours(config)) this.wroteThread = true;
+      return this.inner.put(...args);
+    }
+    const at = (checkpointId: string) => ({ configurable: { thread_id: this.threadId, checkpoint_ns: config.configurable?.checkpoint_ns ?? "", checkpoint_id: checkpointId } });
+    const parent = config.configurable?.checkpoint_id as string | undefined;
+    this.held = { config: at(checkpoint.id), checkpoint, metadata, ...(parent ? { parentConfig: at(parent) } : {}), pendingWrites: [] };
+    return Promise.resolve(this.held.config);
   }
 
   putWrites(...args: Parameters<BaseCheckpointSaver["putWrites"]>): Promise<void> {
-    this.written = true;
-    return this.inner.putWrites(...args);
+    const [config, writes, taskId] = args;
+    if (!this.ours(config) || !this.options.ending()) {
+      if (this.ours(config)) this.wroteThread = true;
+      return this.inner.putWrites(...args);
+    }
+    // Writes of an ending graph are no more needed than its checkpoint; kept with it for reads.
+    if (this.held && config.configurable?.checkpoint_id === this.held.checkpoint.id) {
+      this.held.pendingWrites!.push(...writes.map(([channel, value]) => [taskId, channel, value] as [string, string, unknown]));
+    }
+    return Promise.resolve();
   }
 
   deleteThread(threadId: string): Promise<void> {

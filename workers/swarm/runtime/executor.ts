@@ -6,7 +6,7 @@ import { swarmSchema } from "../spec/schema.ts";
 import { claimRun, finishRun, getRun, renewLease, type RunStatus } from "../runs/store.ts";
 import { recordRunEvent, recordRunEvents } from "./events.ts";
 import type { GatewayTarget } from "./gateway.ts";
-import { FreshThreadSaver } from "./checkpointer.ts";
+import { ExecutionSaver } from "./checkpointer.ts";
 import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
 import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
 import { discardPrepared, settlePrepared, type PreparedSteps } from "./step-tasks.ts";
@@ -61,6 +61,8 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   announced.catch(() => {}); // awaited below: by the first step or the run's end
   // Steps opened ahead, in the transaction that closed the step before (step-tasks.ts).
   const prepared: PreparedSteps = new Map();
+  // LangGraph's checkpointer for this execution (set once the graph is built; checkpointer.ts).
+  let saver: ExecutionSaver | undefined;
   const finish = async (status: "completed" | "failed" | "cancelled", output: string | null, error: string | null): Promise<RunOutcome> => {
     await announced;
     await settlePrepared(prepared);
@@ -71,7 +73,8 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       // A finished run is never executed again, so its LangGraph checkpoints are never read: they
       // would only grow the checkpoint tables by one run's state per run. Its record stays in the
       // run, its step tasks and its events. A failure here leaves rows behind and nothing else.
-      await deps.checkpointer.deleteThread(runId).catch(() => {});
+      // A first execution that ended as its supervisor decided wrote none (ExecutionSaver).
+      if (row.attempts > 1 || saver?.wrote) await deps.checkpointer.deleteThread(runId).catch(() => {});
     }
     return { runId, status, output, error, executed: true };
   };
@@ -93,6 +96,7 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       () => {}, // the database is away: the next beat tries again, and the lease says how long we may
     );
   }, Math.max(100, Math.floor(leaseMs / 3)));
+  let ending = false;
   try {
     const ctx: RunContext = {
       sql: deps.sql,
@@ -110,11 +114,13 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       },
       boundary: runBoundary(runId, row.swarm, loaded.spec.budget),
       prepared,
+      onEnding: () => {
+        ending = true;
+      },
     };
-    // A run taken for the first time has no checkpoint yet: LangGraph's read of it as the graph
-    // starts is answered without a query (checkpointer.ts).
-    const checkpointer = row.attempts === 1 ? new FreshThreadSaver(deps.checkpointer, runId) : deps.checkpointer;
-    const graph = compileSwarmGraph(ctx, loaded, checkpointer);
+    // A first execution reads no checkpoint, and an ending graph writes none (checkpointer.ts).
+    saver = new ExecutionSaver(deps.checkpointer, runId, { fresh: row.attempts === 1, ending: () => ending });
+    const graph = compileSwarmGraph(ctx, loaded, saver);
     const config = { configurable: { thread_id: runId }, recursionLimit: recursionLimit(loaded) };
     const budget = loaded.spec.budget;
     if (budget) {

@@ -63,8 +63,13 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   const graph = new StateGraph(SwarmState);
   graph.addNode("supervisor", async (state: SwarmStateValue) => {
     const path = `${prefix}${state.steps}`;
+    // The run's own supervisor (not a nested swarm's) says when the run's graph is about to end.
+    const ending = <T>(update: T): T => {
+      if (prefix === "") ctx.onEnding?.();
+      return update;
+    };
     if (state.decisions >= max_turns) {
-      return { next: FINISH, error: `stopped unfinished: the supervisor made max_turns (${max_turns}) decisions` };
+      return ending({ next: FINISH, error: `stopped unfinished: the supervisor made max_turns (${max_turns}) decisions` });
     }
     const result = await durableStep(ctx, supervisorStep(path, state.decisions), async (hooks) => {
       const answer = await askModel(ctx, spec.name, supervisor, boss, hooks, {
@@ -83,12 +88,12 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
       if (decision.finish) return [];
       return decision.workers.flatMap((name) => workerStepInfo(loaded, name, workerPath(prefix, state.steps + 1, name, width)) ?? []);
     });
-    if (!result.ok) return { next: FINISH, steps: state.steps + 1, error: `the supervisor ${supervisor} failed: ${result.error}` };
+    if (!result.ok) return ending({ next: FINISH, steps: state.steps + 1, error: `the supervisor ${supervisor} failed: ${result.error}` });
     const decision = storedRoute(result.output, result.data);
     const update = { next: result.output, fanout: decision.finish ? [] : decision.workers, decisions: state.decisions + 1, steps: state.steps + 1 };
     if (!decision.finish) return update;
     const last = [...state.turns].reverse().find((t) => t.ok);
-    return { ...update, next: FINISH, output: last?.text ?? decision.reason ?? "" };
+    return ending({ ...update, next: FINISH, output: last?.text ?? decision.reason ?? "" });
   });
 
   for (const name of workers) {

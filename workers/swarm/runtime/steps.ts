@@ -63,6 +63,11 @@ export interface RunContext {
    * node; without it every step opens on its own (step-tasks.ts).
    */
   prepared?: PreparedSteps;
+  /**
+   * Called by the run's supervisor when its decision ends the run (it finishes, fails, or is out
+   * of turns): what LangGraph then writes as the graph exits need not be stored (checkpointer.ts).
+   */
+  onEnding?: () => void;
 }
 
 /**
