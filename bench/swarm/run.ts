@@ -66,7 +66,7 @@ net.Socket.prototype.emit = function (this: net.Socket, event: string | symbol, 
 // Model-call time, measured around each chat completion the runtime sends.
 const { calls, stop: stopWatching } = watchModelCalls();
 
-async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number; roundTrips: number }> {
+async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: number[]; totalMs: number; modelMs: number; roundTrips: number; endMs: number }> {
   const { runId } = await requestRun(sql, { loaded, input: "bench", trigger: "api" });
   calls.length = 0;
   const trips0 = pgRoundTrips;
@@ -84,7 +84,9 @@ async function once(loaded: LoadedSwarm): Promise<{ steps: number; overheads: nu
     return end - start - model;
   });
   const modelMs = calls.reduce((ms, c) => ms + (c.end - c.start), 0);
-  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs, roundTrips: pgRoundTrips - trips0 };
+  // The run's end: from its last step to executeRun returning (the final checkpoint, the run's
+  // record and event), which the step figures do not hold.
+  return { steps: finished.length, overheads, totalMs: t1 - t0, modelMs, roundTrips: pgRoundTrips - trips0, endMs: t1 - finished.at(-1)! };
 }
 
 const results: string[] = [];
@@ -94,6 +96,7 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
   const p99s: number[] = [];
   const laterP99s: number[] = [];
   const firsts: number[] = [];
+  const ends: number[] = [];
   const means: number[] = [];
   const roundTrips: number[] = [];
   let steps = 0;
@@ -106,6 +109,7 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
     // The first step's time also holds the run's start (its claim and events, the model list, the
     // graph's compile and checkpoint read): shown apart, and the steps after it on their own.
     firsts.push(run.overheads[0]!);
+    ends.push(run.endMs);
     laterP99s.push(percentile(run.overheads.slice(1).sort((a, b) => a - b), 99));
     means.push((run.totalMs - run.modelMs) / run.steps);
     roundTrips.push(run.roundTrips / run.steps);
@@ -113,6 +117,7 @@ for (const [label, loaded] of [["101-step chain (supervisor + 50 workers)", swar
   results.push(
     `${label}: ${steps} steps; overhead per step (median of ${RUNS} runs): p50 ${median(p50s).toFixed(2)} ms, p99 ${median(p99s).toFixed(2)} ms, mean ${median(means).toFixed(2)} ms; ` +
       `first step (with the run's start) ${median(firsts).toFixed(2)} ms, p99 of the steps after it ${median(laterP99s).toFixed(2)} ms; ` +
+      `run's end (last step to executeRun returning) ${median(ends).toFixed(2)} ms; ` +
       `Postgres round trips per step ${median(roundTrips).toFixed(2)}`,
   );
 }
