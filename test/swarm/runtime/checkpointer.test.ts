@@ -75,7 +75,11 @@ test("what an ending graph writes is held, not written, and reads of the thread 
   assert.equal(read?.parentConfig?.configurable?.checkpoint_id, before.id);
   assert.deepEqual(read?.pendingWrites, [["task-1", "turns", ["x"]]]);
   assert.equal((await saver.getTuple({ configurable: { thread_id: "run-3", checkpoint_ns: "", checkpoint_id: before.id } }))?.checkpoint.id, before.id, "an earlier checkpoint is still read from the wrapped one");
-  assert.deepEqual(inner.calls, ["put", "getTuple"], "the ending graph's checkpoint and writes never reached it");
+  const listed = async (options?: Parameters<BaseCheckpointSaver["list"]>[1]) => (await collect(saver.list(config("run-3"), options))).map((t) => t.checkpoint.id);
+  assert.deepEqual(await listed(), [last.id, before.id], "newest first: the held one, then the written one");
+  assert.deepEqual(await listed({ limit: 1 }), [last.id]);
+  assert.deepEqual(await listed({ before: returned }), [before.id], "the held one is not before itself");
+  assert.deepEqual(inner.calls, ["put", "getTuple", "list", "list"], "the ending graph's checkpoint and writes never reached it");
 });
 
 let rt: RuntimeStack;

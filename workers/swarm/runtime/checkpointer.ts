@@ -74,9 +74,15 @@ export class ExecutionSaver extends BaseCheckpointSaver {
   }
 
   async *list(...[config, options]: Parameters<BaseCheckpointSaver["list"]>): AsyncGenerator<CheckpointTuple> {
-    if (this.held && this.ours(config)) yield this.held;
+    // Newest first, as LangGraph lists them: the held checkpoint is the newest of the thread, and
+    // is not among those listed from before another one.
+    let limit = options?.limit;
+    if (this.held && this.ours(config) && !options?.before) {
+      yield this.held;
+      if (limit !== undefined && --limit <= 0) return;
+    }
     if (this.empty(config)) return;
-    yield* this.inner.list(config, options);
+    yield* this.inner.list(config, { ...options, ...(limit !== undefined ? { limit } : {}) });
   }
 
   put(...args: Parameters<BaseCheckpointSaver["put"]>): Promise<RunnableConfig> {

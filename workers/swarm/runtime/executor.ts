@@ -127,8 +127,9 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       const over = await budgetExceeded(deps.sql, runId, row.swarm, budget);
       if (over) return finish("failed", null, over);
     }
-    // A run taken for the first time has no checkpoint yet (only its executions write them): not
-    // reading one saves the first step a round trip.
+    // A run taken for the first time has no checkpoint yet (only its executions write them): its
+    // state is not read at all (ExecutionSaver would answer without a query, but LangGraph would
+    // still build an empty snapshot before the first step).
     const before = row.attempts === 1 ? undefined : await graph.getState(config);
     const begun = before?.values !== undefined && (before.values as Partial<SwarmStateValue>).input !== undefined;
     if (!begun || before!.next.length > 0) {
