@@ -51,7 +51,7 @@ test("a run goes supervisor → alpha → supervisor → beta → supervisor →
   assert.ok(done.tokens! > 0 && done.cost_usd! > 0);
 });
 
-test("each step after the first opens in the transaction that closed the step before it, and nothing opened ahead is left", async () => {
+test("the first step opens with the run's start events, each later step in the transaction that closed the step before it, and nothing opened ahead is left", async () => {
   const loaded = await rt.load(TWO_WORKERS);
   const outcome = await rt.run(loaded, "ahead");
   assert.equal(outcome.status, "completed", outcome.error ?? "");
@@ -64,7 +64,14 @@ test("each step after the first opens in the transaction that closed the step be
     assert.equal(at(following!, "created"), at(step!, "completed"), `step ${following} opened with step ${step}'s close`);
     assert.equal(at(following!, "started"), at(step!, "completed"));
   }
-  assert.notEqual(at("0", "created"), at("0", "completed"), "the first step opens on its own");
+  // xmin names the transaction that wrote a row: the run's start and step 0's opening share one.
+  const writers = await rt.sql<{ step: string | null; type: string; xid: string }[]>`
+    SELECT payload->>'step' AS step, payload->>'type' AS type, xmin::text AS xid FROM run_events WHERE run_id = ${outcome.runId} ORDER BY seq`;
+  const xid = (step: string | null, type: string) => writers.find((r) => r.step === step && r.type === type)!.xid;
+  assert.deepEqual(writers.slice(0, 4).map((r) => [r.step, r.type]), [[null, "created"], [null, "started"], ["0", "created"], ["0", "started"]], "the run's start comes before its first step's");
+  assert.equal(xid("0", "created"), xid(null, "started"), "step 0 opened with the run's start events");
+  assert.equal(xid("0", "started"), xid(null, "created"));
+  assert.notEqual(xid("0", "completed"), xid(null, "started"));
   const steps = await rt.steps(outcome.runId);
   assert.deepEqual(steps.map((s) => s.status), ["closed", "closed", "closed", "closed", "closed"]);
 });
@@ -192,4 +199,19 @@ test("a swarm's run budget stops the run at the step boundary where it is exceed
   assert.equal(outcome.status, "failed");
   assert.match(outcome.error!, /budget exceeded: the swarm's run budget is \$1e-7 and \$0\.\d+ is spent/);
   assert.equal((await rt.steps(outcome.runId)).length, 1, "stopped after the first step");
+});
+
+test("a swarm whose daily budget is spent fails its next run before any step: its first step, opened with the run's start, writes nothing", async () => {
+  rt.stack.simulator.reset();
+  const loaded = await rt.load(`${TWO_WORKERS.replace("name: duo", "name: duo-daily")}\nbudget: { usd: 0.0000001, period: daily }\n`);
+  const spender = await rt.run(loaded, "spend it");
+  assert.equal(spender.status, "failed");
+  assert.equal((await rt.steps(spender.runId)).length, 1);
+  const calls = rt.stack.simulator.calls().length;
+  const next = await rt.run(loaded, "too late");
+  assert.equal(next.status, "failed");
+  assert.match(next.error!, /budget exceeded: the swarm's daily budget/);
+  assert.deepEqual(await rt.steps(next.runId), [], "no step task");
+  assert.deepEqual((await rt.events(next.runId)).map((e) => [e.step, e.type]), [[null, "created"], [null, "started"], [null, "failed"]]);
+  assert.equal(rt.stack.simulator.calls().length, calls, "no model called");
 });

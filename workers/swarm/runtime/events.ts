@@ -12,8 +12,13 @@ export async function recordRunEvent(sql: Sql | postgres.TransactionSql, event: 
 
 /** Several events in one statement, in order (one round trip on a step's hot path). */
 export async function recordRunEvents(sql: Sql | postgres.TransactionSql, events: Omit<RunEvent, "at">[]): Promise<void> {
+  if (events.length) await insertRunEvents(sql, events);
+}
+
+/** The INSERT of one or more events, in order: built but not sent, for a caller that sends it with other statements. */
+export function insertRunEvents(sql: Sql | postgres.TransactionSql, events: Omit<RunEvent, "at">[]) {
   const rows = events.map((event) => ({ run_id: event.run_id, payload: sql.json(runEventPayload(event)) }));
-  if (rows.length) await sql`INSERT INTO run_events ${sql(rows, "run_id", "payload")}`;
+  return sql`INSERT INTO run_events ${sql(rows, "run_id", "payload")}`;
 }
 
 /**

@@ -7,9 +7,9 @@ import { claimRun, finishRun, getRun, renewLease, type RunStatus } from "../runs
 import { recordRunEvent, recordRunEvents } from "./events.ts";
 import type { GatewayTarget } from "./gateway.ts";
 import { ExecutionSaver } from "./checkpointer.ts";
-import { compileSwarmGraph, recursionLimit, type SwarmStateValue } from "./graph.ts";
+import { compileSwarmGraph, firstStep, recursionLimit, type SwarmStateValue } from "./graph.ts";
 import { RunStopped, type Progress, type RunContext, type StepBoundary } from "./steps.ts";
-import { discardPrepared, settlePrepared, type PreparedSteps } from "./step-tasks.ts";
+import { announceWithFirstStep, discardPrepared, settlePrepared, type PreparedSteps } from "./step-tasks.ts";
 
 export interface ExecutorDeps {
   sql: Sql;
@@ -55,12 +55,46 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   }
   const runBase = { swarm: row.swarm, run_id: runId, step: null, agent: null, task_id: null };
   const started = { ...runBase, type: "started" as const, attempt: row.attempts };
-  // The run's start events are written while the graph is built; the first step waits for them
-  // before it opens (so they come before its own events), and so does the run's end.
-  const announced = recordRunEvents(deps.sql, row.attempts === 1 ? [{ ...runBase, type: "created" }, started] : [started]);
-  announced.catch(() => {}); // awaited below: by the first step or the run's end
+  const startEvents = row.attempts === 1 ? [{ ...runBase, type: "created" as const }, started] : [started];
   // Steps opened ahead, in the transaction that closed the step before (step-tasks.ts).
   const prepared: PreparedSteps = new Map();
+  const parsed = swarmSchema.safeParse((row.spec as Partial<LoadedSwarm> | null)?.spec);
+  const loaded = parsed.success ? { ...(row.spec as LoadedSwarm), spec: parsed.data } : undefined;
+  const goesOn = loaded !== undefined && !row.cancel_requested_at && row.attempts <= (deps.maxAttempts ?? 5);
+
+  // A lost lease aborts at once (another worker owns the run now); a drain waits for the step in
+  // flight to finish, so its model call is not made again by the worker that resumes the run.
+  const lease = new AbortController();
+  const stop = lease.signal;
+  const draining = () => deps.signal?.aborted === true;
+  let ending = false;
+  // The run's start events are written while the graph is built; the first step waits for them
+  // before it opens (so they come before its own events), and so does the run's end. A first
+  // execution opens its first step in the same transaction.
+  let announced: Promise<void> = Promise.resolve();
+  const ctx: RunContext & { prepared: PreparedSteps } = {
+    sql: deps.sql,
+    tasks: new TaskStore(deps.sql),
+    gateway: deps.gateway,
+    runId,
+    swarm: row.swarm,
+    claimer: `run:${runId}`,
+    signal: stop,
+    onProgress: deps.onProgress,
+    minBackoffMs: deps.minBackoffMs,
+    beforeStep: async () => {
+      await announced;
+      if (draining()) throw new RunStopped("drain", "the worker is stopping");
+    },
+    boundary: runBoundary(runId, row.swarm, loaded?.spec.budget),
+    prepared,
+    onEnding: () => {
+      ending = true;
+    },
+  };
+  const first = goesOn && loaded && row.attempts === 1 && !draining() ? firstStep(loaded) : undefined;
+  announced = first ? announceWithFirstStep(ctx, startEvents, first) : recordRunEvents(deps.sql, startEvents);
+  announced.catch(() => {}); // awaited below: by the first step or the run's end
   // LangGraph's checkpointer for this execution (set once the graph is built; checkpointer.ts).
   let saver: ExecutionSaver | undefined;
   const finish = async (status: "completed" | "failed" | "cancelled", output: string | null, error: string | null): Promise<RunOutcome> => {
@@ -80,44 +114,15 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   };
   if (row.cancel_requested_at) return finish("cancelled", null, "cancelled before it started");
   if (row.attempts > (deps.maxAttempts ?? 5)) return finish("failed", null, `gave up after ${row.attempts - 1} attempts to execute the run`);
+  if (!loaded) return finish("failed", null, `the run's swarm snapshot is not a valid swarm: ${parsed.error?.issues[0]?.message}`);
 
-  const parsed = swarmSchema.safeParse((row.spec as Partial<LoadedSwarm> | null)?.spec);
-  if (!parsed.success) return finish("failed", null, `the run's swarm snapshot is not a valid swarm: ${parsed.error.issues[0]?.message}`);
-  const loaded = { ...(row.spec as LoadedSwarm), spec: parsed.data };
-
-  // A lost lease aborts at once (another worker owns the run now); a drain waits for the step in
-  // flight to finish, so its model call is not made again by the worker that resumes the run.
-  const lease = new AbortController();
-  const stop = lease.signal;
-  const draining = () => deps.signal?.aborted === true;
   const heartbeat = setInterval(() => {
     renewLease(deps.sql, runId, deps.worker, leaseMs).then(
       (state) => state.held || lease.abort(new Released("lost the run's lease")),
       () => {}, // the database is away: the next beat tries again, and the lease says how long we may
     );
   }, Math.max(100, Math.floor(leaseMs / 3)));
-  let ending = false;
   try {
-    const ctx: RunContext = {
-      sql: deps.sql,
-      tasks: new TaskStore(deps.sql),
-      gateway: deps.gateway,
-      runId,
-      swarm: row.swarm,
-      claimer: `run:${runId}`,
-      signal: stop,
-      onProgress: deps.onProgress,
-      minBackoffMs: deps.minBackoffMs,
-      beforeStep: async () => {
-        await announced;
-        if (draining()) throw new RunStopped("drain", "the worker is stopping");
-      },
-      boundary: runBoundary(runId, row.swarm, loaded.spec.budget),
-      prepared,
-      onEnding: () => {
-        ending = true;
-      },
-    };
     // A first execution reads no checkpoint, and an ending graph writes none (checkpointer.ts).
     saver = new ExecutionSaver(deps.checkpointer, runId, { fresh: row.attempts === 1, ending: () => ending });
     const graph = compileSwarmGraph(ctx, loaded, saver);

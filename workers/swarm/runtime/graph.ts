@@ -57,8 +57,7 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   // them at once; Node would otherwise warn of a listener leak past ten.
   if (width > 1) setMaxListeners(Math.max(getMaxListeners(ctx.signal), 10 + width * 2), ctx.signal);
 
-  /** The supervisor's step at `path`, deciding its turn `decisions + 1`. */
-  const supervisorStep = (path: string, decisions: number): StepInfo => ({ path, agent: supervisor, title: `${supervisor}: decide who works next (turn ${decisions + 1})` });
+  const supervisorStep = (path: string, decisions: number) => supervisorStepInfo(supervisor, path, decisions);
 
   const graph = new StateGraph(SwarmState);
   graph.addNode("supervisor", async (state: SwarmStateValue) => {
@@ -124,6 +123,18 @@ export function buildSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, prefix = "
   );
   for (const name of workers) g.addEdge(name, "supervisor");
   return g;
+}
+
+/** The supervisor's step at `path`, deciding its turn `decisions + 1`. */
+function supervisorStepInfo(supervisor: string, path: string, decisions: number): StepInfo {
+  return { path, agent: supervisor, title: `${supervisor}: decide who works next (turn ${decisions + 1})` };
+}
+
+/** A run's first step, before its graph runs: its supervisor's first decision (none if that is no model agent). */
+export function firstStep(loaded: LoadedSwarm): StepInfo | undefined {
+  const { supervisor } = loaded.spec.topology;
+  const boss = loaded.spec.agents[supervisor];
+  return boss && boss.type !== "swarm" ? supervisorStepInfo(supervisor, "0", 0) : undefined;
 }
 
 export function compileSwarmGraph(ctx: RunContext, loaded: LoadedSwarm, checkpointer: BaseCheckpointSaver | false, prefix = "") {

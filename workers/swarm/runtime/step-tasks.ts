@@ -4,7 +4,7 @@ import type { RunEvent } from "../../events/runs.ts";
 import type { Task } from "../../tasks/schema.ts";
 import { claimedTaskStatements } from "../../tasks/claimed.ts";
 import { TASK_COLUMNS, closeClaimed } from "../../tasks/sql.ts";
-import { insertRunEventsWhen, recordRunEvent, recordRunEvents } from "./events.ts";
+import { insertRunEvents, insertRunEventsWhen, recordRunEvent, recordRunEvents } from "./events.ts";
 import type { RunContext, RunStopped, StepInfo, StepOutcome, StepResult } from "./steps.ts";
 
 /**
@@ -25,6 +25,9 @@ import type { RunContext, RunStopped, StepInfo, StepOutcome, StepResult } from "
 
 /** What opening a step found: its claimed task, its stored result, a stop, or a case for the general path. */
 type Opening = { task: Task } | { done: StepResult } | { stop: RunStopped } | { general: true };
+
+/** A connection of the pool held for one transaction. */
+type Reserved = Awaited<ReturnType<Sql["reserve"]>>;
 
 /** Openings made ahead of their steps, by step path; created by the executor, one per execution. */
 export type PreparedSteps = Map<string, Promise<Opening>>;
@@ -134,23 +137,53 @@ export async function closeStep(ctx: RunContext, taskId: string, outcome: StepOu
     return;
   }
   const db = await ctx.sql.reserve();
-  const openings = next.map((info) => openingStatements(db, ctx, info, true));
-  const sent = inOneRoundTrip(db, [close(db), ...openings.flatMap((o) => o.queries)]).finally(() => db.release());
-  const read = sent.then(async ([closed, ...rest]): Promise<Opening[]> => {
-    if (closed?.[0]) {
-      let at = 0; // each opening reads the answers to its own statements
-      return openings.map((o) => o.read(rest.slice(at, (at += o.queries.length))));
-    }
+  openAhead(db, ctx, prepared, [close(db)], next, async ([closed]) => {
+    if (closed?.[0]) return true;
     // The close found its task no longer the run's: the openings are left to their steps' general path.
     await closeGenerally();
-    return openings.map(() => ({ general: true }));
+    return false;
+  }).catch(() => {}); // seen by the step that takes an opening, or by settlePrepared
+  await written();
+}
+
+/**
+ * A first execution's start events and the opening of its first step (the supervisor's first
+ * decision, known before the graph runs), in one transaction: the first step takes its opening
+ * as every later step does, without a round trip of its own. Resolves once it is answered; the
+ * events come before the step's own, as the transaction writes them in that order.
+ */
+export async function announceWithFirstStep(ctx: RunContext & { prepared: PreparedSteps }, events: Omit<RunEvent, "at">[], first: StepInfo): Promise<void> {
+  const db = await ctx.sql.reserve();
+  await openAhead(db, ctx, ctx.prepared, [insertRunEvents(db, events)], [first], async () => true);
+}
+
+/**
+ * Sends the caller's statements (`lead`) and the openings of `next` in one transaction on `db`, a
+ * reserved connection it releases, with no wait. Each opening waits in `prepared` for its step;
+ * `accepted` reads the answers to `lead` and says whether the openings stand (false leaves them
+ * to their steps' general path). Resolves with the answers to `lead`.
+ */
+function openAhead(
+  db: Reserved,
+  ctx: RunContext,
+  prepared: PreparedSteps,
+  lead: postgres.PendingQuery<postgres.Row[]>[],
+  next: readonly StepInfo[],
+  accepted: (answers: postgres.Row[][]) => Promise<boolean>,
+): Promise<postgres.Row[][]> {
+  const openings = next.map((info) => openingStatements(db, ctx, info, true));
+  const sent = inOneRoundTrip(db, [...lead, ...openings.flatMap((o) => o.queries)]).finally(() => db.release());
+  const read = sent.then(async (answers): Promise<Opening[]> => {
+    if (!(await accepted(answers.slice(0, lead.length)))) return openings.map(() => ({ general: true }));
+    let at = lead.length; // each opening reads the answers to its own statements
+    return openings.map((o) => o.read(answers.slice(at, (at += o.queries.length))));
   });
   next.forEach((info, i) => {
     const opening = read.then((all) => all[i]!);
     opening.catch(() => {}); // seen by the step that takes it, or by settlePrepared
     prepared.set(info.path, opening);
   });
-  await written();
+  return sent.then((answers) => answers.slice(0, lead.length));
 }
 
 /**
