@@ -215,3 +215,27 @@ test("a swarm whose daily budget is spent fails its next run before any step: it
   assert.deepEqual((await rt.events(next.runId)).map((e) => [e.step, e.type]), [[null, "created"], [null, "started"], [null, "failed"]]);
   assert.equal(rt.stack.simulator.calls().length, calls, "no model called");
 });
+
+test("a run that ends before its graph runs (taken too often, or cancelled while no worker held it) opens no step and calls no model", async () => {
+  const loaded = await rt.load(TWO_WORKERS);
+  const calls = rt.stack.simulator.calls().length;
+
+  const tired = await rt.start(loaded, "taken too often");
+  await rt.sql`UPDATE swarm_runs SET attempts = 5 WHERE id = ${tired}`;
+  const gaveUp = await executeRun(rt.deps({ maxAttempts: 5 }), tired);
+  assert.equal(gaveUp.status, "failed");
+  assert.match(gaveUp.error!, /gave up after 5 attempts/);
+
+  const orphan = await rt.start(loaded, "cancelled while orphaned");
+  await rt.sql`UPDATE swarm_runs SET status = 'running', worker = 'gone', lease_expires_at = now() - interval '1 second', cancel_requested_at = now() WHERE id = ${orphan}`;
+  const cancelled = await executeRun(rt.deps(), orphan);
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(cancelled.error, "cancelled before it started");
+
+  for (const runId of [tired, orphan]) {
+    assert.deepEqual(await rt.steps(runId), [], "no step task");
+    assert.deepEqual((await rt.events(runId)).map((e) => [e.step, e.type]).slice(-2), [[null, "started"], [null, runId === tired ? "failed" : "cancelled"]]);
+    assert.ok((await rt.events(runId)).every((e) => e.step === null), "no step events");
+  }
+  assert.equal(rt.stack.simulator.calls().length, calls, "no model called");
+});

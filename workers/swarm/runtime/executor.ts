@@ -60,7 +60,14 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
   const prepared: PreparedSteps = new Map();
   const parsed = swarmSchema.safeParse((row.spec as Partial<LoadedSwarm> | null)?.spec);
   const loaded = parsed.success ? { ...(row.spec as LoadedSwarm), spec: parsed.data } : undefined;
-  const goesOn = loaded !== undefined && !row.cancel_requested_at && row.attempts <= (deps.maxAttempts ?? 5);
+  // Why the run ends before its graph runs, if it does.
+  const endsAtOnce: [status: "cancelled" | "failed", error: string] | undefined = row.cancel_requested_at
+    ? ["cancelled", "cancelled before it started"]
+    : row.attempts > (deps.maxAttempts ?? 5)
+      ? ["failed", `gave up after ${row.attempts - 1} attempts to execute the run`]
+      : !loaded
+        ? ["failed", `the run's swarm snapshot is not a valid swarm: ${parsed.error?.issues[0]?.message}`]
+        : undefined;
 
   // A lost lease aborts at once (another worker owns the run now); a drain waits for the step in
   // flight to finish, so its model call is not made again by the worker that resumes the run.
@@ -92,7 +99,7 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
       ending = true;
     },
   };
-  const first = goesOn && loaded && row.attempts === 1 && !draining() ? firstStep(loaded) : undefined;
+  const first = !endsAtOnce && loaded && row.attempts === 1 && !draining() ? firstStep(loaded) : undefined;
   announced = first ? announceWithFirstStep(ctx, startEvents, first) : recordRunEvents(deps.sql, startEvents);
   announced.catch(() => {}); // awaited below: by the first step or the run's end
   // LangGraph's checkpointer for this execution (set once the graph is built; checkpointer.ts).
@@ -112,9 +119,8 @@ export async function executeRun(deps: ExecutorDeps, runId: string): Promise<Run
     }
     return { runId, status, output, error, executed: true };
   };
-  if (row.cancel_requested_at) return finish("cancelled", null, "cancelled before it started");
-  if (row.attempts > (deps.maxAttempts ?? 5)) return finish("failed", null, `gave up after ${row.attempts - 1} attempts to execute the run`);
-  if (!loaded) return finish("failed", null, `the run's swarm snapshot is not a valid swarm: ${parsed.error?.issues[0]?.message}`);
+  // A run without a valid swarm always has its reason in endsAtOnce; `!loaded` is for TypeScript.
+  if (endsAtOnce || !loaded) return finish(endsAtOnce![0], null, endsAtOnce![1]);
 
   const heartbeat = setInterval(() => {
     renewLease(deps.sql, runId, deps.worker, leaseMs).then(
