@@ -1,13 +1,14 @@
 import type { Context } from "hono";
 import type { GatewayEnv } from "../deps.ts";
 import type { AuditRecord } from "./record.ts";
+import { newRequestId } from "./request-id.ts";
 
 /** The audit fields every call shares, read from the request context; callers fill in the outcome. */
 export function baseAuditRecord(c: Context<GatewayEnv>, endpoint: string, modelRequested: string | null, requestBody: unknown): AuditRecord {
   const attribution = c.get("attribution") ?? { swarm: null, agent: null, task: null };
   const startedAt = c.get("startedAt") ?? performance.now();
   return {
-    id: c.get("requestId") ?? crypto.randomUUID(),
+    id: c.get("requestId") ?? newRequestId(),
     created_at: new Date(),
     key_id: c.get("key")?.id ?? null,
     ...attribution,

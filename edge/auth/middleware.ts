@@ -3,6 +3,7 @@ import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 import { GatewayError, forbidden, invalidRequest, unauthorized } from "../errors.ts";
 import type { VirtualKey } from "./keys.ts";
 import type { ResolvedModel } from "../routing/resolve.ts";
+import { newRequestId } from "../audit/request-id.ts";
 
 const ATTRIBUTION_MAX = 200;
 
@@ -15,7 +16,7 @@ function bearer(header: string | undefined): string | undefined {
 export function requireVirtualKey(deps: GatewayDeps): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
     c.set("startedAt", performance.now());
-    c.set("requestId", crypto.randomUUID());
+    c.set("requestId", newRequestId());
     const token = bearer(c.req.header("authorization"));
     if (!token) throw unauthorized("Missing API key: send `Authorization: Bearer <godotz virtual key>`");
     let key;

@@ -17,6 +17,17 @@ const weatherTool = {
   },
 };
 
+test("request ids (the audit rows' primary key) are UUIDv7s that grow with time", async () => {
+  const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  for (let i = 0; i < 5; i++) {
+    await stack.client.chat.completions.create({ model: "glm-5.1", messages: [{ role: "user", content: `in order ${i}` }] });
+  }
+  const rows = (await stack.auditRows()).filter((r) => /in order \d/.test(r.response_text ?? ""));
+  const ids = [0, 1, 2, 3, 4].map((i) => rows.find((r) => r.response_text?.includes(`in order ${i}`))?.id ?? "missing");
+  for (const id of ids) assert.match(id, uuidV7);
+  assert.deepEqual([...ids].sort(), ids, "ids sort in the order the requests were made");
+});
+
 for (const model of ["glm-5.1", "claude-sonnet-4.5", "gemini-3.1-pro-low"]) {
   test(`${model}: a plain completion through the official client is answered, priced and attributed`, async () => {
     const { data, response } = await stack.client.chat.completions

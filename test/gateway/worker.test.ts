@@ -218,6 +218,8 @@ async function auditRowsUntil(found: (rows: AuditRow[]) => boolean, timeoutMs = 
   }
 }
 
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 const weatherTool = {
   type: "function" as const,
   function: {
@@ -240,6 +242,7 @@ test("a plain completion is answered by the Worker, priced and audited", async (
   const rows = await auditRowsUntil((rs) => rs.some((r) => (r.response_text ?? "").includes("hello from workerd")));
   const row = rows.find((r) => (r.response_text ?? "").includes("hello from workerd"));
   assert.ok(row, "audit row written from waitUntil");
+  assert.match(row.id, UUID_V7, "the Worker's request ids are time-ordered too");
   assert.equal(row.status, 200);
   assert.equal(row.model_used, "glm-5.1");
   assert.equal(row.prompt_tokens, data.usage!.prompt_tokens);
