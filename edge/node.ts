@@ -20,6 +20,7 @@ import type { FetchLike } from "./upstream/send.ts";
 import { nodeFetch } from "./upstream/node-fetch.ts";
 // The reader only: fleet-agent/index.ts pulls in Node-only code.
 import { fleetReader } from "../fleet-agent/registry/table.ts";
+import { tuneV8ForGateway } from "./v8-tuning.ts";
 
 export interface NodeGatewayOptions {
   config: GodotzConfig;
@@ -53,6 +54,7 @@ const KEY_CACHE_TTL_MS = 5_000;
 
 /** The Node entry: the same Hono app as the Worker, served by @hono/node-server with a pooled database. */
 export async function startNodeGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
+  tuneV8ForGateway();
   const log = options.log ?? ((line: string) => console.error(line));
   const masterKey = resolveRef(options.config.gateway.master_key, options.env, "gateway.master_key");
   const sql = openDatabase(options.databaseUrl, { max: 10 });
