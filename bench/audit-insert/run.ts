@@ -3,9 +3,9 @@
 // into the audit_log the migrations create with ids as the gateway makes them (UUIDv7), and, in
 // the same run, into copies as they were before: bodies jsonb (before migrations/0015) and ids
 // random (UUIDv4), the baseline; and json bodies with random ids, to tell the two changes apart.
-// Each table first holds BENCH_PRELOAD rows (default 100,000: an audit that has outgrown
-// memory's easy reach, as after a few minutes at saturation), and each round starts after a
-// CHECKPOINT, as the gateway's batches do every few minutes. Reported per batch: the Postgres
+// Each table first holds BENCH_PRELOAD rows (default 100,000: an audit with some history, about
+// 20 s of bench:gateway's saturation load), and each round starts after a CHECKPOINT, as the gateway's
+// batches do every few minutes (checkpoint_timeout). Reported per batch: the Postgres
 // backend's CPU (from /proc, so Postgres must run on this machine), the WAL written (a count the
 // host's load does not move) and the round trip's wall time. Postgres shares its cores with the
 // gateway, so its CPU per batch is time a request may wait. Variants alternate, several rounds;
