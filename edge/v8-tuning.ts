@@ -10,7 +10,7 @@ import v8 from "node:v8";
  * objects' pointers into the young generation took 3.4–3.7 ms instead of 1.2–1.5 ms (median
  * pause). Whether a process tripped it depended on timing, which made the gateway's one-client
  * p99 bimodal from one process to the next (docs/benchmarks.md, "A bimodal tail: V8's
- * pretenuring"). A gateway's objects are request-scoped, so it gains nothing from pretenuring.
+ * pretenuring, and audit ids in time order"). A gateway's objects are request-scoped, so it gains nothing from pretenuring.
  * Set when the gateway starts, before its first request: V8 reads this flag as it runs (the
  * pauses above are from gateways that set it here, not on the command line), so it reaches
  * `godotz gateway`, `godotz dev` and anyone embedding `startNodeGateway` alike.

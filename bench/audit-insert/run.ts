@@ -7,7 +7,7 @@
 // 20 s of bench:gateway's saturation load), and each round starts after a CHECKPOINT, as the gateway's
 // batches do every few minutes (checkpoint_timeout). Reported per batch: the Postgres
 // backend's CPU (from /proc, so Postgres must run on this machine), the WAL written (a count the
-// host's load does not move) and the round trip's wall time. Postgres shares its cores with the
+// host's CPU load does not move, though other clients of the same Postgres would) and the round trip's wall time. Postgres shares its cores with the
 // gateway, so its CPU per batch is time a request may wait. Variants alternate, several rounds;
 // medians over rounds.
 // Run: npm run bench:audit-insert (not in CI). BENCH_BATCHES (default 1,000) per variant and round.
