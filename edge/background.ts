@@ -8,6 +8,13 @@ export class BackgroundTasks {
   constructor(
     private readonly onError: (error: unknown) => void,
     private readonly handOff?: (p: Promise<unknown>) => void,
+    /**
+     * How `afterResponse` waits for the answer to be written. On Node, `setImmediate`: the
+     * response is written in the microtasks that follow the handler, and an immediate runs after
+     * them. Elsewhere (a Worker, tests on `app.request`) a microtask: the work is still tracked.
+     * (Called through a closure: workerd refuses `queueMicrotask` with another `this`.)
+     */
+    private readonly defer: (run: () => void) => void = (run) => queueMicrotask(run),
   ) {}
 
   run(task: Promise<unknown>): void {
@@ -15,6 +22,17 @@ export class BackgroundTasks {
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
     this.handOff?.(p);
+  }
+
+  /**
+   * Bookkeeping that the client need not wait for (the audit record, the budget's settlement,
+   * the slot's release, the health record, the cache write), run once the answer is on its way.
+   * Each of these writes to a socket or serialises a record; done before the response, they sat
+   * on every request's path, and on a busy host each socket write may hand the CPU to the
+   * process it wakes. Tracked from now on, so a shutdown still waits for it.
+   */
+  afterResponse(work: () => unknown): void {
+    this.run(new Promise<void>((resolve) => this.defer(resolve)).then(work));
   }
 
   async drain(): Promise<void> {

@@ -73,7 +73,7 @@ export async function startNodeGateway(options: NodeGatewayOptions): Promise<Run
     hooks: { sql, env: options.env },
     fleet: fleetReader(sql),
     governance: createGovernance(store.redis, options.config, options.redisNamespace ?? options.env.GODOTZ_REDIS_NAMESPACE),
-    background: new BackgroundTasks((e) => log(`godotz: background task failed: ${(e as Error).message}`)),
+    background: new BackgroundTasks((e) => log(`godotz: background task failed: ${(e as Error).message}`), undefined, setImmediate),
     log,
     audit,
     observers: [...(options.observers ?? []), ...(langfuse ? [langfuse] : [])],

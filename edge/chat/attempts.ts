@@ -49,7 +49,8 @@ export async function tryCandidates(
         retryAfterMs: upstreamRetryAfterMs,
         onRetry: () => recordHealth(deps, model, false, started),
       });
-      recordHealth(deps, model, true, started);
+      const latencyMs = performance.now() - started;
+      deps.background.afterResponse(() => deps.governance.health.record(model.name, { ok: true, latencyMs }).catch(() => {}));
       const done: Finish = (outcome) => {
         release();
         finish(outcome);

@@ -8,6 +8,7 @@ import { upstreamError } from "../errors.ts";
 import { costUsd } from "../pricing/cost.ts";
 import { estimateTokens } from "./accumulate.ts";
 import { baseAuditRecord } from "../audit/from-context.ts";
+import type { AuditRecord } from "../audit/record.ts";
 import { responseHeaders } from "../response-headers.ts";
 import type { Finish } from "./finish.ts";
 
@@ -38,8 +39,7 @@ export async function completeChat(
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   completion.usage = usage;
   const cost = costUsd(model.config.price, usage.prompt_tokens, usage.completion_tokens);
-  finish({ model, cost, completion });
-  recordCall(deps, {
+  const entry: AuditRecord = {
     ...baseAuditRecord(c, "/v1/chat/completions", req.model, req),
     model_used: model.name,
     provider: model.providerName,
@@ -49,6 +49,10 @@ export async function completeChat(
     cost_usd: cost,
     response_body: completion,
     response_text: completion.choices[0]?.message.content ?? null,
+  };
+  deps.background.afterResponse(() => {
+    finish({ model, cost, completion });
+    recordCall(deps, entry);
   });
   return c.json(completion, 200, responseHeaders(model, c.get("cache"), cost));
 }
