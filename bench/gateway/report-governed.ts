@@ -94,8 +94,8 @@ tokens; one Lua script each), the budget hold on the process's slice of the key'
 memory; \`edge/budget/slices.ts\` writes settled spend and resizes the slice in one Postgres
 transaction about every 100 ms), health ordering of \`glm-5.1\` and its fallback \`glm-4.7\`
 (one Lua script) and a concurrency slot on \`glm-5.1\` (one Lua script, and one ZREM to release
-it); the upstream call; and off the request path: health record (Lua), budget settle (in
-memory), cache write (Redis SET) and the audit row (batched). The audit holds ${audited.toLocaleString("en-US")} rows for the governed key
+it); the upstream call; and off the request path, once the answer is written: health record (Lua), budget settle (in
+memory), slot release, cache write (Redis SET) and the audit row (batched). The audit holds ${audited.toLocaleString("en-US")} rows for the governed key
 (${Object.entries(governed.audit).map(([k, v]) => `${k}: ${v.toLocaleString("en-US")}`).join(", ")}) for the ${governed.responses.toLocaleString("en-US")} responses the load
 generator counted; after the run the key's budget window shows $${governed.spent.toFixed(4)} spent and $${governed.reserved.toFixed(4)}
 still held, against $${governed.auditedCost.toFixed(4)} in the audit.

@@ -49,8 +49,7 @@ export async function tryCandidates(
         retryAfterMs: upstreamRetryAfterMs,
         onRetry: () => recordHealth(deps, model, false, started),
       });
-      const latencyMs = performance.now() - started;
-      deps.background.afterResponse(() => deps.governance.health.record(model.name, { ok: true, latencyMs }).catch(() => {}));
+      recordHealth(deps, model, true, started, "after the response");
       const done: Finish = (outcome) => {
         release();
         finish(outcome);
@@ -104,7 +103,13 @@ export async function takeSlot(deps: GatewayDeps, c: Context<GatewayEnv>, model:
   }
 }
 
-/** Off the request path: a slow health store must not slow the answer. */
-function recordHealth(deps: GatewayDeps, model: ResolvedModel, ok: boolean, started: number): void {
-  deps.background.run(deps.governance.health.record(model.name, { ok, latencyMs: performance.now() - started }).catch(() => {}));
+/**
+ * Off the request path: a slow health store must not slow the answer. A success is sent once the
+ * answer is written (its latency taken now); a failure at once, before the next attempt.
+ */
+function recordHealth(deps: GatewayDeps, model: ResolvedModel, ok: boolean, started: number, when?: "after the response"): void {
+  const latencyMs = performance.now() - started;
+  const record = () => deps.governance.health.record(model.name, { ok, latencyMs }).catch(() => {});
+  if (when) deps.background.afterResponse(record);
+  else deps.background.run(record());
 }
