@@ -8,7 +8,6 @@ import { upstreamError } from "../errors.ts";
 import { costUsd } from "../pricing/cost.ts";
 import { estimateTokens } from "./accumulate.ts";
 import { baseAuditRecord } from "../audit/from-context.ts";
-import type { AuditRecord } from "../audit/record.ts";
 import { responseHeaders } from "../response-headers.ts";
 import type { Finish } from "./finish.ts";
 
@@ -39,7 +38,9 @@ export async function completeChat(
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   completion.usage = usage;
   const cost = costUsd(model.config.price, usage.prompt_tokens, usage.completion_tokens);
-  const entry: AuditRecord = {
+  // Settling the budget, releasing the slot and writing the cache wait for the answer too.
+  deps.background.afterResponse(() => finish({ model, cost, completion }));
+  recordCall(deps, {
     ...baseAuditRecord(c, "/v1/chat/completions", req.model, req),
     model_used: model.name,
     provider: model.providerName,
@@ -49,10 +50,6 @@ export async function completeChat(
     cost_usd: cost,
     response_body: completion,
     response_text: completion.choices[0]?.message.content ?? null,
-  };
-  deps.background.afterResponse(() => {
-    finish({ model, cost, completion });
-    recordCall(deps, entry);
   });
   return c.json(completion, 200, responseHeaders(model, c.get("cache"), cost));
 }

@@ -6,7 +6,6 @@ import { readBody } from "../request/body.ts";
 import type { ResolvedModel } from "../routing/resolve.ts";
 import { GatewayError } from "../errors.ts";
 import { baseAuditRecord } from "../audit/from-context.ts";
-import type { AuditRecord } from "../audit/record.ts";
 import type { RequestBudget } from "../budget/hold.ts";
 import { replayResponse } from "../cache/replay.ts";
 import { candidateModels } from "./candidates.ts";
@@ -65,7 +64,7 @@ function finisher(deps: GatewayDeps, budget: RequestBudget, cached: CacheLookup)
 
 /** A hit costs nothing and is audited as a hit. */
 function answerFromCache(c: Context<GatewayEnv>, deps: GatewayDeps, req: ChatCompletionRequest, answer: Parameters<typeof replayResponse>[0]): Response {
-  const entry: AuditRecord = {
+  recordCall(deps, {
     ...baseAuditRecord(c, "/v1/chat/completions", req.model, req),
     model_used: answer.model,
     stream: req.stream === true,
@@ -75,8 +74,7 @@ function answerFromCache(c: Context<GatewayEnv>, deps: GatewayDeps, req: ChatCom
     cost_usd: 0,
     response_body: answer,
     response_text: answer.choices[0]?.message.content ?? null,
-  };
-  deps.background.afterResponse(() => recordCall(deps, entry));
+  });
   return replayResponse(answer, req, { id: `chatcmpl-${c.get("requestId")}`, created: Math.floor(Date.now() / 1000) });
 }
 

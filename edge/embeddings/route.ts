@@ -9,7 +9,6 @@ import { sendUpstream, UpstreamAttemptError } from "../upstream/send.ts";
 import { GatewayError, invalidRequest, upstreamError } from "../errors.ts";
 import { costUsd } from "../pricing/cost.ts";
 import { baseAuditRecord } from "../audit/from-context.ts";
-import type { AuditRecord } from "../audit/record.ts";
 import { responseHeaders } from "../response-headers.ts";
 
 export async function handleEmbeddings(c: Context<GatewayEnv>, deps: GatewayDeps): Promise<Response> {
@@ -40,7 +39,7 @@ export async function handleEmbeddings(c: Context<GatewayEnv>, deps: GatewayDeps
       throw error instanceof UpstreamAttemptError ? error.error : error;
     }
     const cost = costUsd(model.config.price, result.usage.prompt_tokens, 0);
-    const entry: AuditRecord = {
+    recordCall(deps, {
       ...baseAuditRecord(c, "/v1/embeddings", req.model, req),
       model_used: model.name,
       provider: model.providerName,
@@ -48,8 +47,7 @@ export async function handleEmbeddings(c: Context<GatewayEnv>, deps: GatewayDeps
       cost_usd: cost,
       // Vectors are large and reproducible from the input; the audit keeps their count and size.
       response_body: { object: "list", model: result.model, usage: result.usage, vectors: result.data.length },
-    };
-    deps.background.afterResponse(() => recordCall(deps, entry));
+    });
     return c.json(result, 200, responseHeaders(model, "bypass", cost));
   } catch (error) {
     if (error instanceof GatewayError) {
